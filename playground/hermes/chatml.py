@@ -1,0 +1,194 @@
+"""Messages -> the exact ChatML text Hermes models are trained on (PROTOCOLS.md §1, §2).
+
+Layout, byte for byte::
+
+    <|im_start|>system\\n{system}<|im_end|>\\n
+    <|im_start|>user\\n{user}<|im_end|>\\n
+    <|im_start|>assistant\\n            <- generation prompt
+
+* **No BOS.** TGI's tokenizer adds ``<|begin_of_text|>`` itself; a raw prompt that starts
+  with it would double it. :func:`with_bos` shows the inspector where BOS goes.
+* **System turn only if present.** ``[]`` system messages -> no system turn; a system
+  message with ``""`` content -> an *empty* system turn (the 405B "amnesia" prompt). The
+  Hermes 3 tokenizer template inserts ``You are a helpful assistant.`` when there is no
+  system message; that behaviour is available explicitly via :func:`with_default_system`
+  (for chat-completion backends, which apply the template themselves) but the raw-prompt
+  path never does it implicitly, so "no system turn" stays expressible.
+* **Tool results.** A ``tool`` message's content is the JSON text
+  ``{"name": ..., "content": ...}`` (see ``tools.format_tool_response``). Consecutive
+  ``tool`` messages share ONE turn whose role is ``tool_response_role`` (``"tool"``, or
+  ``"user"`` for the Hermes 3 3B quirk); each result is wrapped as
+  ``<tool_response>\\n{json}\\n</tool_response>\\n``, as on the model card. (The upstream
+  ``tool_use`` Jinja template drops the ``\\n`` before the turn's last ``<|im_end|>`` and
+  after it; we follow the card / PROTOCOLS layout.)
+
+**Special-token policy: refuse.** Message text containing ``<|im_start|>``, ``<|im_end|>``,
+``<|begin_of_text|>`` or ``<|end_of_text|>`` would forge turns once TGI tokenizes it, so
+:func:`render_chatml` raises :class:`ForgedTurnError` (naming the token, message index and
+character position) instead of escaping. Refusing keeps what is stored and exported
+verbatim: no rewritten copy of the user's text ever exists. The UI should call
+:func:`check_no_special_tokens` on input before accepting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from playground.types import Message
+
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+BOS = "<|begin_of_text|>"
+EOT = "<|end_of_text|>"
+GENERATION_PROMPT = f"{IM_START}assistant\n"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+FORBIDDEN_TOKENS: tuple[str, ...] = (IM_START, IM_END, BOS, EOT)
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+class ForgedTurnError(ValueError):
+    """Text contains a special token that would forge a ChatML turn.
+
+    Attributes:
+        token: the special token found, e.g. ``"<|im_end|>"``.
+        position: character offset of the token in the offending text.
+        index: index of the offending message, or ``None`` for free text.
+    """
+
+    def __init__(self, token: str, position: int, index: int | None = None) -> None:
+        self.token = token
+        self.position = position
+        self.index = index
+        where = f"message {index}" if index is not None else "text"
+        super().__init__(
+            f"{where} contains the special token {token!r} at character {position}; "
+            "it would forge a ChatML turn. Remove it (it is refused, never escaped)."
+        )
+
+
+def find_special_token(text: str) -> tuple[str, int] | None:
+    """Return ``(token, position)`` of the first special token in ``text``, or ``None``.
+
+    Example:
+        >>> find_special_token("hi <|im_end|>")
+        ('<|im_end|>', 3)
+    """
+    hits = [(text.find(tok), tok) for tok in FORBIDDEN_TOKENS if tok in text]
+    if not hits:
+        return None
+    pos, tok = min(hits)
+    return tok, pos
+
+
+def check_no_special_tokens(text: str, *, index: int | None = None) -> None:
+    """Raise :class:`ForgedTurnError` if ``text`` contains a ChatML/Llama special token.
+
+    Example:
+        >>> check_no_special_tokens("plain text")
+        >>> check_no_special_tokens("x<|im_start|>system")
+        Traceback (most recent call last):
+        ...
+        playground.hermes.chatml.ForgedTurnError: text contains the special token '<|im_start|>' at character 1; ...
+    """
+    hit = find_special_token(text)
+    if hit is not None:
+        raise ForgedTurnError(hit[0], hit[1], index)
+
+
+def render_turn(role: str, content: str) -> str:
+    """One ChatML turn: ``<|im_start|>{role}\\n{content}<|im_end|>\\n``.
+
+    Example:
+        >>> render_turn("user", "Hi")
+        '<|im_start|>user\\nHi<|im_end|>\\n'
+    """
+    return f"{IM_START}{role}\n{content}{IM_END}\n"
+
+
+def render_tool_responses(contents: Sequence[str], *, role: str = "tool") -> str:
+    """One turn holding several tool results, each in its own ``<tool_response>`` block.
+
+    Example:
+        >>> render_tool_responses(['{"name": "f", "content": 1}'])
+        '<|im_start|>tool\\n<tool_response>\\n{"name": "f", "content": 1}\\n</tool_response>\\n<|im_end|>\\n'
+    """
+    body = "".join(f"<tool_response>\n{c}\n</tool_response>\n" for c in contents)
+    return render_turn(role, body)
+
+
+def render_chatml(
+    messages: Sequence[Message],
+    *,
+    add_generation_prompt: bool = True,
+    tool_response_role: str = "tool",
+) -> str:
+    """Render messages as the exact ChatML prompt sent to the model (no BOS).
+
+    Args:
+        messages: the conversation; a system message is rendered only if present.
+        add_generation_prompt: append ``<|im_start|>assistant\\n``.
+        tool_response_role: role of the turn holding tool results (``"tool"`` or ``"user"``).
+
+    Returns:
+        The prompt text.
+
+    Raises:
+        ForgedTurnError: a message contains a special token.
+        ValueError: a message has an unknown role.
+
+    Example:
+        >>> render_chatml([Message("user", "Hi")])
+        '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
+    """
+    parts: list[str] = []
+    pending_tools: list[str] = []
+    for i, msg in enumerate(messages):
+        if msg.role not in _ROLES:
+            raise ValueError(f"message {i} has unknown role {msg.role!r}; expected one of {_ROLES}")
+        check_no_special_tokens(msg.content, index=i)
+        if msg.role == "tool":
+            pending_tools.append(msg.content)
+            continue
+        if pending_tools:
+            parts.append(render_tool_responses(pending_tools, role=tool_response_role))
+            pending_tools = []
+        parts.append(render_turn(msg.role, msg.content))
+    if pending_tools:
+        parts.append(render_tool_responses(pending_tools, role=tool_response_role))
+    if add_generation_prompt:
+        parts.append(GENERATION_PROMPT)
+    return "".join(parts)
+
+
+def with_bos(prompt: str) -> str:
+    """Show where the tokenizer puts BOS (for the inspector; never send this to TGI).
+
+    Example:
+        >>> with_bos("<|im_start|>user\\nHi<|im_end|>\\n")
+        '<|begin_of_text|><|im_start|>user\\nHi<|im_end|>\\n'
+    """
+    return prompt if prompt.startswith(BOS) else BOS + prompt
+
+
+def system_messages(system: str | None) -> list[Message]:
+    """``None`` -> no system turn; any string (also ``""``) -> one system message.
+
+    Example:
+        >>> system_messages(None), system_messages("")
+        ([], [Message(role='system', content='')])
+    """
+    return [] if system is None else [Message("system", system)]
+
+
+def with_default_system(
+    messages: Sequence[Message], default: str = DEFAULT_SYSTEM_PROMPT
+) -> list[Message]:
+    """What the Hermes 3 tokenizer template does: add ``default`` if no system message leads.
+
+    Example:
+        >>> with_default_system([Message("user", "Hi")])[0]
+        Message(role='system', content='You are a helpful assistant.')
+    """
+    if messages and messages[0].role == "system":
+        return list(messages)
+    return [Message("system", default), *messages]
