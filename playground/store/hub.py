@@ -1,0 +1,191 @@
+"""Publishing preference data to a Hugging Face dataset repo.
+
+Two ways: ``push_to_hub`` uploads a snapshot (Parquet per config plus a dataset card whose
+YAML declares the ``dpo`` and ``battles`` configs) in one commit; ``HubVoteLog`` appends
+every vote as JSONL lines to a folder that ``huggingface_hub.CommitScheduler`` pushes
+every few minutes (for a Space, where the local disk does not survive a restart).
+The network client is always injectable (``api=`` / ``hf_api=``), so tests check exactly
+the files that would be sent without any network.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import CommitOperationAdd, CommitScheduler, HfApi
+
+from playground.store.db import Store, VotedTurn, VoteFilter
+from playground.store.export import battle_rows, dpo_rows, export
+
+CONFIG_FILES = {"dpo": "data/dpo.parquet", "battles": "data/battles.parquet"}
+LOG_FILES = {"dpo": "log/dpo-*.jsonl", "battles": "log/battles-*.jsonl"}
+
+
+def dataset_card(repo_id: str, counts: dict[str, int] | None = None, data_files: dict[str, str] = CONFIG_FILES) -> str:
+    """README.md for the dataset repo: YAML header declaring the configs, then a short body.
+
+    Example:
+        >>> card = dataset_card("me/prefs", {"dpo": 3, "battles": 5})
+        >>> card.splitlines()[1]
+        'configs:'
+    """
+    header = ["---", "configs:"]
+    counts = counts or {}
+    for i, (config, path) in enumerate(data_files.items()):
+        header += [f"- config_name: {config}"]
+        if i == 0:
+            header += ["  default: true"]
+        header += ["  data_files:", "  - split: train", f"    path: {path}"]
+    header += ["tags:", "- dpo", "- preference", "- hermes", "license: other", "---", ""]
+    body = f"""# {repo_id}
+
+Human preferences collected with Hermes Playground by comparing model replies side by side.
+
+- `dpo` ({counts.get("dpo", "appended")} rows): TRL conversational preference format with an explicit
+  prompt (`prompt`, `chosen`, `rejected` as lists of `{{role, content}}`), one row per strictly
+  ordered pair of replies; ties and "both bad" votes are left out. Function-calling rows keep
+  the raw `<tool_call>` text and carry the tool schemas (JSON) in `tools`.
+- `battles` ({counts.get("battles", "appended")} rows): one arena battle record per pair of compared
+  replies (`model_a`, `model_b`, `winner`, `conversation_a`, `conversation_b`, `judge`, `turn`,
+  `anony`, `tstamp`), ties included.
+
+```python
+from datasets import load_dataset
+dpo = load_dataset("{repo_id}", "dpo", split="train")
+```
+"""
+    return "\n".join(header) + body
+
+
+def build_hub_folder(store: Store, folder: str | Path, repo_id: str, flt: VoteFilter | None = None) -> dict[str, Path]:
+    """Write ``README.md`` and one Parquet file per config under ``folder``; return them by repo path."""
+    folder = Path(folder)
+    counts = {kind: export(store, folder / path, kind=kind, fmt="parquet", flt=flt) for kind, path in CONFIG_FILES.items()}
+    (folder / "README.md").write_text(dataset_card(repo_id, counts), encoding="utf-8")
+    return {"README.md": folder / "README.md", **{path: folder / path for path in CONFIG_FILES.values()}}
+
+
+def push_to_hub(
+    store: Store,
+    repo_id: str,
+    token: str | None,
+    *,
+    flt: VoteFilter | None = None,
+    private: bool = True,
+    api: Any = None,
+    commit_message: str = "Update preference data",
+) -> Any:
+    """Upload a snapshot of the store (Parquet + card) to a dataset repo in one commit.
+
+    Args:
+        store: the preference store.
+        repo_id: ``"user/name"`` of the dataset repo (created if missing).
+        token: a write token (never read from the user's login implicitly).
+        flt: which votes to publish.
+        private: visibility when the repo is created.
+        api: an ``HfApi``-like object (``create_repo``, ``create_commit``); default ``HfApi(token=token)``.
+        commit_message: the commit's title.
+
+    Returns:
+        What ``api.create_commit`` returns (a ``CommitInfo`` for the real client).
+
+    Raises:
+        huggingface_hub.errors.HfHubHTTPError: the Hub refused the upload.
+    """
+    api = api or HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="hub-export-") as tmp:
+        files = build_hub_folder(store, tmp, repo_id, flt)
+        api.create_repo(repo_id=repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
+        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(local)) for p, local in files.items()]
+        return api.create_commit(
+            repo_id=repo_id, repo_type="dataset", operations=operations, commit_message=commit_message, token=token
+        )
+
+
+class HubVoteLog:
+    """Append-only JSONL log of votes for a dataset repo, pushed by a ``CommitScheduler``.
+
+    Each process writes its own ``log/{kind}-{uuid}.jsonl`` files (no two replicas ever write
+    the same file). A changed mind appends the new vote again: consumers keep the last
+    line per ``vote_id`` (``tstamp`` / ``timestamp`` increase). The scheduler (which
+    creates the repo over the network) is only built on the first ``append``.
+    """
+
+    def __init__(self, folder: Path, make_scheduler: Callable[[], Any], repo_id: str = "") -> None:
+        self.folder = folder
+        self.repo_id = repo_id
+        self._make_scheduler = make_scheduler
+        self._scheduler: Any = None
+        self._init_lock = threading.Lock()
+        suffix = uuid.uuid4().hex
+        self.files = {kind: folder / pattern.replace("*", suffix) for kind, pattern in LOG_FILES.items()}
+
+    @property
+    def scheduler(self) -> Any:
+        """The ``CommitScheduler`` (built on first use)."""
+        with self._init_lock:
+            if self._scheduler is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                card = self.folder / "README.md"
+                if not card.exists():
+                    card.write_text(dataset_card(self.repo_id, data_files=LOG_FILES), encoding="utf-8")
+                self._scheduler = self._make_scheduler()
+            return self._scheduler
+
+    def append(self, item: VotedTurn) -> None:
+        """Append the vote's DPO pairs and battles (under the scheduler's lock, so no half line is pushed)."""
+        lines = {kind: [json.dumps(r, ensure_ascii=False) for r in build(item)] for kind, build in
+                 (("dpo", dpo_rows), ("battles", battle_rows))}
+        scheduler = self.scheduler
+        with scheduler.lock:
+            for kind, rows in lines.items():
+                if rows:
+                    self.files[kind].parent.mkdir(parents=True, exist_ok=True)
+                    with self.files[kind].open("a", encoding="utf-8") as f:
+                        f.write("".join(line + "\n" for line in rows))
+
+    def stop(self) -> None:
+        """Stop the scheduler if it was started (a final push still happens at exit)."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+
+
+def make_commit_scheduler(
+    repo_id: str,
+    token: str | None,
+    folder: str | Path,
+    *,
+    every_minutes: float = 5,
+    private: bool = True,
+    hf_api: Any = None,
+) -> HubVoteLog:
+    """A ``HubVoteLog`` whose files a ``CommitScheduler`` pushes to ``repo_id`` every few minutes.
+
+    Nothing touches the network until the first vote is appended.
+
+    Example:
+        >>> log = make_commit_scheduler("me/votes", None, tempfile.mkdtemp())
+        >>> log.files["dpo"].name.startswith("dpo-")
+        True
+    """
+    folder = Path(folder)
+
+    def build() -> CommitScheduler:
+        return CommitScheduler(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=folder,
+            every=every_minutes,
+            private=private,
+            token=token,
+            allow_patterns=["log/*.jsonl", "README.md"],
+            hf_api=hf_api,
+        )
+
+    return HubVoteLog(folder, build, repo_id)

@@ -1,0 +1,115 @@
+"""Pure rules about votes: who may vote, what a vote means, which pairs it yields.
+
+No I/O here: ``db.record_vote`` applies these inside its transaction, and
+``export`` uses them to turn a stored vote into DPO pairs and battles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import combinations
+from typing import Literal
+
+from playground.store.errors import InvalidVoteError, VoteNotAllowedError
+from playground.types import PaneOutput, Vote
+
+Ranking = tuple[tuple[int, ...], ...]
+Outcome = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
+
+TWO_PANE_KINDS = ("a", "b", "tie", "bothbad")
+
+
+def check_votable(turn_id: str, panes: Sequence[PaneOutput]) -> None:
+    """Raise ``VoteNotAllowedError`` unless the turn has ≥2 panes that all finished cleanly.
+
+    Example:
+        >>> try:
+        ...     check_votable("t1", [])
+        ... except VoteNotAllowedError as e:
+        ...     e.reason
+        'it has 0 panes, a vote needs at least 2'
+    """
+    if len(panes) < 2:
+        raise VoteNotAllowedError(turn_id, f"it has {len(panes)} panes, a vote needs at least 2")
+    for pane in panes:
+        if pane.status != "done" or pane.error:
+            why = f"status {pane.status!r}" + (f" ({pane.error})" if pane.error else "")
+            raise VoteNotAllowedError(turn_id, f"pane {pane.position} ({pane.backend_id}) did not finish: {why}")
+
+
+def vote_ranking(vote: Vote, positions: Sequence[int]) -> Ranking:
+    """Return the vote as a canonical best-to-worst ranking of pane positions.
+
+    Two panes take ``a``/``b``/``tie``/``bothbad`` (``a`` = the lower position); three or
+    four take ``ranking``, which must name every position exactly once.
+
+    Example:
+        >>> vote_ranking(Vote("t", "u", "b"), [0, 1])
+        ((1,), (0,))
+        >>> vote_ranking(Vote("t", "u", "ranking", ranking=((2,), (0, 1))), [0, 1, 2])
+        ((2,), (0, 1))
+    """
+    ordered = sorted(positions)
+    if vote.kind in TWO_PANE_KINDS:
+        if len(ordered) != 2:
+            raise InvalidVoteError(f"kind {vote.kind!r} is for two panes; this turn has {len(ordered)}, send a ranking")
+        a, b = ordered
+        ranking: Ranking = {"a": ((a,), (b,)), "b": ((b,), (a,))}.get(vote.kind, ((a, b),))
+    elif vote.kind == "ranking":
+        if len(ordered) < 3:
+            raise InvalidVoteError("a ranking is for three or four panes; use a/b/tie/bothbad for two")
+        if not vote.ranking:
+            raise InvalidVoteError("kind 'ranking' needs a ranking (groups of pane positions, best first)")
+        ranking = tuple(tuple(int(p) for p in group) for group in vote.ranking)
+        named = [p for group in ranking for p in group]
+        if any(not group for group in ranking) or sorted(named) != ordered:
+            raise InvalidVoteError(f"ranking {ranking} must name each of the positions {ordered} exactly once")
+    else:
+        raise InvalidVoteError(f"unknown kind {vote.kind!r}")
+    if vote.gold_text is not None:
+        if vote.kind in ("tie", "bothbad") or len(ranking[0]) != 1 or len(ranking) < 2:
+            raise InvalidVoteError("a gold edit replaces the single best reply; this vote has no single winner")
+    return ranking
+
+
+def winner_position(ranking: Ranking) -> int | None:
+    """The single best position, or ``None`` when the top group is a tie.
+
+    Example:
+        >>> winner_position(((2,), (0, 1)))
+        2
+    """
+    return ranking[0][0] if len(ranking[0]) == 1 and len(ranking) > 1 else None
+
+
+def battles(ranking: Ranking, *, bothbad: bool = False) -> Iterator[tuple[int, int, Outcome]]:
+    """Yield ``(position_a, position_b, winner)`` for every pair of panes, ``a < b``.
+
+    Example:
+        >>> list(battles(((1,), (0, 2))))
+        [(0, 1, 'model_b'), (0, 2, 'tie'), (1, 2, 'model_a')]
+    """
+    rank = {p: i for i, group in enumerate(ranking) for p in group}
+    for a, b in combinations(sorted(rank), 2):
+        if rank[a] < rank[b]:
+            yield a, b, "model_a"
+        elif rank[a] > rank[b]:
+            yield a, b, "model_b"
+        else:
+            yield a, b, "tie (bothbad)" if bothbad else "tie"
+
+
+def preferences(ranking: Ranking) -> Iterator[tuple[int, int]]:
+    """Yield ``(chosen, rejected)`` positions for every strictly ordered pair, best pairs first.
+
+    Ties (and so "both bad") yield nothing.
+
+    Example:
+        >>> list(preferences(((0,), (2, 1), (3,))))
+        [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+    """
+    for i, better in enumerate(ranking):
+        for chosen in sorted(better):
+            for worse in ranking[i + 1 :]:
+                for rejected in sorted(worse):
+                    yield chosen, rejected
