@@ -242,7 +242,7 @@ def save_turn(store: Store, record: TurnRecord) -> str:
     record = replace(record, id=record.id or str(uuid.uuid4()), created_at=record.created_at or _now())
     with _write(store) as conn, conn.begin():
         stmt = _insert(store, turns).values(records.turn_row(record)).on_conflict_do_nothing(index_elements=["id"])
-        if conn.execute(stmt).rowcount:
+        if conn.execute(stmt.returning(turns.c.id)).first() is not None:  # new turn, not a retried save
             conn.execute(sa.insert(turn_panes), [records.pane_row(record.id, p) for p in record.panes])
     return record.id
 
