@@ -12,6 +12,7 @@ import playground.hermes.chatml
 import playground.hermes.jsonmode
 import playground.hermes.presets
 import playground.hermes.reasoning
+import playground.hermes.tool_calls
 import playground.hermes.tools
 from playground.hermes.builtin_tools import ToolArgumentError, calculator
 from playground.hermes.chatml import FORBIDDEN_TOKENS, ForgedTurnError, render_chatml
@@ -140,7 +141,7 @@ def test_tool_response_is_json_with_name_and_content(name, content):
 
 
 @pytest.mark.parametrize("module", [
-    playground.hermes.chatml, playground.hermes.tools, playground.hermes.jsonmode,
+    playground.hermes.chatml, playground.hermes.tools, playground.hermes.tool_calls, playground.hermes.jsonmode,
     playground.hermes.reasoning, playground.hermes.builtin_tools, playground.hermes.presets,
 ])
 def test_docstring_examples_hold(module):
