@@ -334,9 +334,8 @@ def _where(flt: VoteFilter | None) -> list[sa.ColumnElement[bool]]:
     if flt.user_ids:
         clauses.append(votes.c.user_id.in_(list(flt.user_ids)))
     if flt.backends:
-        on_backend = sa.select(turn_panes.c.turn_id).where(
-            turn_panes.c.turn_id == votes.c.turn_id, turn_panes.c.backend_id.in_(list(flt.backends))
-        )
+        tp = turn_panes.alias("backend_filter")
+        on_backend = sa.select(tp.c.turn_id).where(tp.c.turn_id == votes.c.turn_id, tp.c.backend_id.in_(list(flt.backends)))
         clauses.append(sa.exists(on_backend))
     return clauses
 

@@ -60,7 +60,7 @@ def vote_ranking(vote: Vote, positions: Sequence[int]) -> Ranking:
             raise InvalidVoteError("a ranking is for three or four panes; use a/b/tie/bothbad for two")
         if not vote.ranking:
             raise InvalidVoteError("kind 'ranking' needs a ranking (groups of pane positions, best first)")
-        ranking = tuple(tuple(int(p) for p in group) for group in vote.ranking)
+        ranking = tuple(tuple(sorted(int(p) for p in group)) for group in vote.ranking)
         named = [p for group in ranking for p in group]
         if any(not group for group in ranking) or sorted(named) != ordered:
             raise InvalidVoteError(f"ranking {ranking} must name each of the positions {ordered} exactly once")
