@@ -19,8 +19,8 @@ Layout, byte for byte::
   ``tool`` messages share ONE turn whose role is ``tool_response_role`` (``"tool"``, or
   ``"user"`` for the Hermes 3 3B quirk); each result is wrapped as
   ``<tool_response>\\n{json}\\n</tool_response>\\n``, as on the model card. (The upstream
-  ``tool_use`` Jinja template drops the ``\\n`` before the turn's last ``<|im_end|>`` and
-  after it; we follow the card / PROTOCOLS layout.)
+  ``tool_use`` Jinja template writes no ``\\n`` after the tool turn's ``<|im_end|>``, and
+  none before it when the tool turn is the last message; we follow the card / PROTOCOLS.)
 
 **Special-token policy: refuse.** Message text containing ``<|im_start|>``, ``<|im_end|>``,
 ``<|begin_of_text|>`` or ``<|end_of_text|>`` would forge turns once TGI tokenizes it, so
