@@ -153,9 +153,13 @@ def partial_tag_suffix(text: str) -> int:
 
 def _escape(content: str) -> str:
     """HTML-escape prose so inner tags stay visible and cannot close ``<details>``;
-    fenced code blocks are left raw (Markdown shows them literally anyway)."""
+    fenced code blocks are left raw (Markdown shows them literally anyway), and a fence
+    still open (mid-stream) is closed so it cannot swallow the closing ``</details>``."""
     parts = _FENCE_RE.split(content)
-    return "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+    out = "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+    if content.count("```") % 2:  # a fence still open mid-stream would swallow </details>
+        out += "\n```"
+    return out
 
 
 def render_reasoning_markdown(sections: Sequence[Section], *, streaming: bool = False) -> str:

@@ -2,6 +2,7 @@
 
 import doctest
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -101,10 +102,14 @@ def test_split_reasoning_is_faithful_and_render_never_crashes(text):
     assert "".join(s.raw for s in sections) == text
     assert all(s.closed for s in sections[:-1])
     for streaming in (False, True):
-        html = render_reasoning_markdown(sections, streaming=streaming)
-        tags = sum(s.kind == "tag" for s in sections)
-        assert html.count("</details>") == tags + sum(
-            s.content.count("</details>") for s in sections if s.kind == "text")
+        render_reasoning_markdown(sections, streaming=streaming)
+        for section in sections:
+            if section.kind != "tag":
+                continue
+            html = render_reasoning_markdown([section], streaming=streaming)
+            assert html.count("```") % 2 == 0  # every fence closed inside the block
+            outside_code = "".join(re.split(r"```.*?```", html, flags=re.DOTALL))
+            assert outside_code.count("<details") == outside_code.count("</details>") == 1
 
 
 @SETTINGS

@@ -90,3 +90,8 @@ def test_section_titles():
     assert section_title("INNER_MONOLOGUE") == "Inner monologue"
     assert section_title("UNIT_TEST") == "Unit test"
     assert section_title("STEP_3") == "Step 3"
+
+
+def test_open_code_fence_mid_stream_cannot_swallow_the_block_end():
+    md = render_reasoning_markdown(split_reasoning("<SOLUTION>```python\nprint(1)"), streaming=True)
+    assert md.endswith("```python\nprint(1)\n```\n\n</details>")
