@@ -1,0 +1,67 @@
+"""The Backends tab: health, model id, context window and latency of every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import gradio as gr
+
+from playground.backends.base import Backend
+from playground.settings import Settings
+from playground.types import BackendInfo, BackendSpec
+
+COLUMNS = ["Backend", "Kind", "URL", "Health", "Model id", "Context window", "Latency (ms)", "Problem"]
+
+SETUP_HELP = """\
+### No backend is configured yet
+Start a Text Generation Inference server for a Hermes model (one GPU is enough for 3B/8B):
+
+```bash
+model=NousResearch/Hermes-3-Llama-3.1-8B
+docker run --gpus all --shm-size 1g -p 8080:80 -v $PWD/data:/data \\
+    ghcr.io/huggingface/text-generation-inference:3.3.6 --model-id $model
+```
+
+then point the playground at it and restart:
+
+```bash
+HERMES_8B_URL=http://127.0.0.1:8080 python app.py
+# or any server, TGI or OpenAI-compatible (vLLM, llama.cpp, Ollama):
+python app.py --backend "Hermes 3 8B=http://127.0.0.1:8080" --backend "vLLM=openai:http://127.0.0.1:8000"
+```
+See the README for the 70B and 405B FP8 settings and for the backends file.
+"""
+
+
+def display_url(url: str) -> str:
+    """The URL without any user:password part, for display."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
+        if parts.hostname else url
+
+
+def info_row(spec: BackendSpec, info: BackendInfo) -> list[object]:
+    """One table row for a backend."""
+    return [spec.label, spec.kind, display_url(spec.base_url), "up" if info.healthy else "down",
+            info.model_id or "", info.context_window or "",
+            round(info.latency_ms, 1) if info.latency_ms is not None else "", info.error or ""]
+
+
+async def probe_all(settings: Settings, backends: Mapping[str, Backend]) -> list[list[object]]:
+    """Probe every backend concurrently."""
+    infos = await asyncio.gather(*(backends[s.id].info() for s in settings.backends))
+    return [info_row(spec, info) for spec, info in zip(settings.backends, infos)]
+
+
+def build_backends_tab(settings: Settings, backends: Mapping[str, Backend]) -> tuple[gr.Dataframe, gr.Button]:
+    """Lay out the Backends tab and wire its refresh button; returns (table, refresh)."""
+    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="backends-table", wrap=True)
+    refresh = gr.Button("Refresh", size="sm", elem_id="backends-refresh")
+
+    async def refresh_table() -> list[list[object]]:
+        return await probe_all(settings, backends)
+
+    refresh.click(refresh_table, None, table)
+    return table, refresh

@@ -1,0 +1,110 @@
+"""End to end: the real app on a free port, driven in Debian's chromium, streaming from test servers."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.app_process import running_app
+from tests.support.tgi_protocol import Behavior
+
+pytest_plugins = ["tests.support.fixtures"]
+pytestmark = pytest.mark.e2e
+
+
+def pane_text(page: Page, index: int) -> str:
+    return page.locator(f"#pane-{index}-chat").inner_text()
+
+
+def metrics_text(page: Page, index: int) -> str:
+    return page.locator(f"#pane-{index}-metrics").inner_text()
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("#message textarea").fill(text)
+    page.locator("#send").click()
+
+
+def test_two_panes_fill_at_the_same_time(page: Page, tgi_server_factory):
+    a = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=8, tokens=24))
+    b = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=8, tokens=24))
+    with running_app(["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}"]) as (url, _):
+        page.goto(url)
+        send(page, "Count for me")
+        both_streaming = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not both_streaming:
+            texts = [pane_text(page, 0), pane_text(page, 1)]
+            both_streaming = all("tok2" in t and "tok23" not in t for t in texts)
+            time.sleep(0.05)
+        assert both_streaming, "never saw both panes part-way through their replies at once"
+        for i in (0, 1):
+            expect(page.locator(f"#pane-{i}-metrics")).to_contain_text("finish: eos_token", timeout=10_000)
+            assert "tok23" in pane_text(page, i)
+            assert "TTFT 0.2" in metrics_text(page, i) and "tok/s" in metrics_text(page, i)
+
+
+def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, tgi_server_factory):
+    fast = tgi_server_factory(behavior=Behavior(ttft=0.1, text="A quick complete answer."))
+    slow = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=4, tokens=400))
+    broken = tgi_server_factory(behavior=Behavior(failure="http_429"))
+    args = ["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--backend", f"Broken={broken.url}"]
+    with running_app(args) as (url, _):
+        page.goto(url)
+        page.get_by_label("3").check()
+        page.locator("#pane-2-backend input").click()
+        page.get_by_role("option", name="Broken").click()
+        send(page, "Hello")
+        expect(page.locator("#pane-0-metrics")).to_contain_text("finish: eos_token", timeout=10_000)
+        expect(page.locator("#pane-2-chat")).to_contain_text("Backend overloaded", timeout=10_000)
+        expect(page.locator("#pane-1-chat")).to_contain_text("tok1", timeout=10_000)
+        assert slow.disconnects == 0
+        page.locator("#stop").click()
+        assert slow.wait_for_disconnects(1, timeout=3.0), "Stop did not close the slow backend's connection"
+        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: stopped")
+        assert "tok399" not in pane_text(page, 1)
+        assert "overloaded" not in pane_text(page, 0).lower() and "overloaded" not in pane_text(page, 1).lower()
+        assert "A quick complete answer." in pane_text(page, 0)
+        # The page is still usable: the next turn streams into every pane again.
+        slow.behavior = Behavior(text="Now I am quick too.")
+        broken.behavior = Behavior(text="And I recovered.")
+        send(page, "Again")
+        expect(page.locator("#pane-1-chat")).to_contain_text("Now I am quick too.", timeout=10_000)
+        expect(page.locator("#pane-2-chat")).to_contain_text("And I recovered.", timeout=10_000)
+
+
+def test_tokens_never_reach_the_page_config_or_logs(page: Page, tgi_server_factory, tmp_path):
+    secret = "sk-test-0123456789-secret"
+    server = tgi_server_factory(behavior=Behavior(text="Authorised reply."), api_key=secret)
+    backends = tmp_path / "backends.toml"
+    backends.write_text(f'[[backends]]\nid = "keyed"\nlabel = "Keyed"\nurl = "{server.url}"\n'
+                        'token_env = "KEYED_TOKEN"\n', encoding="utf-8")
+    with running_app(["--backends-file", str(backends)], env={"KEYED_TOKEN": secret}) as (url, proc):
+        config = httpx.get(f"{url}/config", timeout=10).text
+        assert "KEYED_TOKEN" not in config or secret not in config
+        assert secret not in config
+        page.goto(url)
+        page.get_by_label("2").check()
+        send(page, "Hi")
+        expect(page.locator("#pane-0-chat")).to_contain_text("Authorised reply.", timeout=10_000)
+        assert secret not in page.content()
+        page.get_by_role("tab", name="Backends").click()
+        expect(page.locator("#backends-table")).to_contain_text("up", timeout=10_000)
+        assert secret not in page.content()
+        assert server.requests[-1]["headers"]["authorization"] == f"Bearer {secret}"
+        proc.terminate()
+        logs = proc.communicate(timeout=10)[0]
+    assert secret not in logs
+
+
+def test_with_no_backend_the_page_explains_how_to_start_one(page: Page, tmp_path):
+    empty = tmp_path / "none.toml"
+    empty.write_text("", encoding="utf-8")
+    with running_app(["--backends-file", str(empty)]) as (url, _):
+        page.goto(url)
+        help_box = page.locator("#setup-help")
+        expect(help_box).to_contain_text("text-generation-inference")
+        expect(help_box).to_contain_text("HERMES_8B_URL=http://127.0.0.1:8080 python app.py")
