@@ -13,9 +13,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian chromium for the whole session."""
+    """Headless Debian chromium for one test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open, so
+    it must close before asyncio tests run (module scope, and e2e runs last).
+    """
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package")
     with sync_playwright() as pw:
