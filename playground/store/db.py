@@ -14,14 +14,17 @@ an upsert, so a double submit or a changed mind never counts twice.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -119,9 +122,15 @@ votes = sa.Table(
 
 @dataclass(frozen=True)
 class Store:
-    """An open preference store: an engine plus nothing else."""
+    """An open preference store: an engine, and for SQLite a lock that queues this process's writers.
+
+    SQLite admits one writer at a time; waiting on an in-process lock is fair and prompt,
+    where SQLite's own busy handler polls with growing sleeps (seconds at the tail under
+    50 concurrent voters). Other processes still queue on ``busy_timeout``.
+    """
 
     engine: Engine
+    write_lock: AbstractContextManager[Any] = field(default_factory=nullcontext, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -180,15 +189,24 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True, pool_size: int = 
         if not in_memory:
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size * 2}
-        engine = sa.create_engine(sa_url, echo=echo, **pool)
+        engine = sa.create_engine(sa_url, echo=echo, **pool, **_JSON_CODEC)
         _configure_sqlite(engine)
-    else:
-        engine = sa.create_engine(
-            sa_url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
-        )
+        if create:
+            metadata.create_all(engine)
+        return Store(engine, threading.Lock())
+    engine = sa.create_engine(
+        sa_url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, **_JSON_CODEC
+    )
     if create:
         metadata.create_all(engine)
     return Store(engine)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -207,8 +225,11 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
-def _write(store: Store) -> Connection:
-    return store.engine.connect().execution_options(write=True)
+@contextmanager
+def _write(store: Store) -> Iterator[Connection]:
+    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit."""
+    with store.write_lock, store.engine.connect().execution_options(write=True) as conn, conn.begin():
+        yield conn
 
 
 def _now() -> datetime:
@@ -240,7 +261,7 @@ def save_turn(store: Store, record: TurnRecord) -> str:
     if record.pane_order and sorted(record.pane_order) != sorted(positions):
         raise InvalidTurnError(f"pane_order {record.pane_order} must be a permutation of {sorted(positions)}")
     record = replace(record, id=record.id or str(uuid.uuid4()), created_at=record.created_at or _now())
-    with _write(store) as conn, conn.begin():
+    with _write(store) as conn:
         stmt = _insert(store, turns).values(records.turn_row(record)).on_conflict_do_nothing(index_elements=["id"])
         if conn.execute(stmt.returning(turns.c.id)).first() is not None:  # new turn, not a retried save
             conn.execute(sa.insert(turn_panes), [records.pane_row(record.id, p) for p in record.panes])
@@ -286,7 +307,7 @@ def record_vote(store: Store, vote: Vote) -> Vote:
         ((0,), (1,))
     """
     now = _now()
-    with _write(store) as conn, conn.begin():
+    with _write(store) as conn:
         turn = _load_turn(conn, vote.turn_id)
         check_votable(turn.id, turn.panes)
         ranking = vote_ranking(vote, [p.position for p in turn.panes])
@@ -347,33 +368,39 @@ def count_votes(store: Store, flt: VoteFilter | None = None) -> int:
         return int(conn.execute(stmt.where(*_where(flt))).scalar_one())
 
 
-_V = [c.label(f"v_{c.name}") for c in votes.c]
-_T = [c.label(f"t_{c.name}") for c in turns.c]
-_P = [c.label(f"p_{c.name}") for c in turn_panes.c]
+_VT = [*votes.c, *(c.label(f"t_{c.name}") for c in turns.c)]
+_PANE = [votes.c.id.label("vote_id"), *(c for c in turn_panes.c)]
 
 
 def iter_votes_with_turns(
     store: Store, flt: VoteFilter | None = None, *, batch_size: int = 2000
 ) -> Iterator[VotedTurn]:
-    """Stream every matching vote with its turn, oldest update first, in one query.
+    """Stream every matching vote with its turn, oldest update first.
 
-    Rows are fetched ``batch_size`` at a time (a server-side cursor on PostgreSQL), so
-    memory stays flat however many votes there are.
+    Two ordered queries read in step inside one snapshot (votes with their turns; the
+    panes of those votes), ``batch_size`` rows at a time (server-side cursors on
+    PostgreSQL): no per-vote query, flat memory however many votes there are.
     """
-    stmt = (
-        sa.select(*_V, *_T, *_P)
+    where = _where(flt)
+    order = (votes.c.updated_at, votes.c.id)
+    vote_stmt = (
+        sa.select(*_VT).select_from(votes.join(turns, turns.c.id == votes.c.turn_id)).where(*where).order_by(*order)
+    )
+    pane_stmt = (
+        sa.select(*_PANE)
         .select_from(
             votes.join(turns, turns.c.id == votes.c.turn_id).join(turn_panes, turn_panes.c.turn_id == votes.c.turn_id)
         )
-        .where(*_where(flt))
-        .order_by(votes.c.updated_at, votes.c.id, turn_panes.c.position)
+        .where(*where)
+        .order_by(*order, turn_panes.c.position)
     )
-    with store.engine.connect() as conn:
-        result = conn.execution_options(yield_per=batch_size).execute(stmt).mappings()
-        for _, group in groupby(result, key=lambda r: r["v_id"]):
-            rows = list(group)
-            first = rows[0]
-            vote = records.vote_from_row({c.name: first[f"v_{c.name}"] for c in votes.c})
-            panes = [records.pane_from_row({c.name: r[f"p_{c.name}"] for c in turn_panes.c}) for r in rows]
-            turn = records.turn_from_row({c.name: first[f"t_{c.name}"] for c in turns.c}, panes)
-            yield VotedTurn(vote, turn)
+    snapshot = {"isolation_level": "REPEATABLE READ"} if store.dialect == "postgresql" else {}
+    with store.engine.connect().execution_options(yield_per=batch_size, **snapshot) as conn, conn.begin():
+        pane_rows = groupby(conn.execute(pane_stmt).mappings(), key=lambda r: r["vote_id"])
+        for row in conn.execute(vote_stmt).mappings():
+            vote_id, group = next(pane_rows)
+            if vote_id != row["id"]:  # cannot happen within one snapshot; refuse to mismatch silently
+                raise RuntimeError(f"export streams out of step at vote {row['id']!r} / {vote_id!r}")
+            panes = [records.pane_from_row(p) for p in group]
+            turn = records.turn_from_row({c.name: row[f"t_{c.name}"] for c in turns.c}, panes)
+            yield VotedTurn(records.vote_from_row(row), turn)

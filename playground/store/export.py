@@ -13,6 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -201,22 +202,44 @@ def iter_rows(store: Store, kind: Kind, flt: VoteFilter | None = None) -> Iterat
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
     """Write one JSON object per line (UTF-8); return the number of rows."""
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False))
-            f.write("\n")
+            f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
             n += 1
     return n
 
 
-def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: Kind, *, batch_rows: int = 10_000) -> int:
+def _messages_array(column: list[list[dict[str, str]]]) -> pa.Array:
+    """A ``list<struct<role, content>>`` column built from flat buffers (much faster than row-wise)."""
+    offsets, roles, contents = [0], [], []
+    for messages in column:
+        for m in messages:
+            roles.append(m["role"])
+            contents.append(m["content"])
+        offsets.append(len(roles))
+    values = pa.StructArray.from_arrays(
+        [pa.array(roles, pa.string()), pa.array(contents, pa.string())], fields=list(MESSAGES.value_type)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=MESSAGES)
+
+
+def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """A Parquet-ready table of export rows (columns in ``schema`` order)."""
+    arrays = [
+        _messages_array([r[f.name] for r in rows]) if f.type == MESSAGES else pa.array([r[f.name] for r in rows], f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: Kind, *, batch_rows: int = 20_000) -> int:
     """Write rows as Parquet with nested ``list<struct<role, content>>`` message columns."""
     schema = SCHEMAS[kind]
     n = 0
     it = iter(rows)
     with pq.ParquetWriter(str(path), schema) as writer:
         while batch := list(islice(it, batch_rows)):
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            writer.write_table(rows_to_table(batch, schema))
             n += len(batch)
         if n == 0:
             writer.write_table(schema.empty_table())
