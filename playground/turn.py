@@ -58,9 +58,11 @@ def build_request(messages: Sequence[Message], params: SamplingParams, tool_resp
     return GenerationRequest(prompt=prompt, messages=tuple(messages), params=params, grammar=grammar)
 
 
-def begin(pane: PaneState, user_text: str) -> None:
-    """Reset a pane's live fields for a new turn."""
+def begin(pane: PaneState, user_text: str, system_prompt: str | None = None,
+          sent: Sequence[Message] = ()) -> None:
+    """Reset a pane's live fields for a new turn, remembering what is being sent."""
     pane.user, pane.reply, pane.error = user_text, "", None
+    pane.system_prompt, pane.sent, pane.followup = system_prompt, tuple(sent), []
     pane.status = "waiting"
     pane.metrics = PaneMetrics()
 

@@ -125,7 +125,9 @@ class PaneState:
     """Everything one pane shows.
 
     ``history`` is what the model sees next turn (successful or stopped exchanges);
-    ``transcript`` is what the pane displays, failed exchanges included.
+    ``transcript`` is what the pane displays, failed exchanges included. ``sent`` is the
+    full context of the current turn's first request (system turn included) and
+    ``followup`` what a tool loop added after it; both go to the store with the reply.
     """
 
     backend_id: str
@@ -133,6 +135,9 @@ class PaneState:
     history: list[Message] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
     user: str = ""
+    system_prompt: str | None = None
+    sent: tuple[Message, ...] = ()
+    followup: list[Message] = field(default_factory=list)
     reply: str = ""
     status: PaneStatus = "idle"
     error: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ class CompareWidgets:
 
     panes: list[PaneWidgets]
     n_panes: gr.Radio
+    blind: gr.Checkbox
     system_prompt: gr.Textbox
     sampling: list[gr.components.Component]
     message: gr.Textbox
@@ -73,6 +75,8 @@ def build_compare(settings: Settings) -> CompareWidgets:
     ids = [spec.id for spec in settings.backends]
     with gr.Row():
         n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=200)
+        blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
+                            elem_id="blind", scale=0, min_width=300)
     panes = []
     with gr.Row(equal_height=False):
         for i in range(settings.max_panes):
@@ -95,7 +99,7 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Row():
         regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate")
         clear = gr.Button("Clear", size="sm", elem_id="clear")
-    return CompareWidgets(panes, n_panes, system_prompt, sampling, message, send, stop, regenerate, clear,
+    return CompareWidgets(panes, n_panes, blind, system_prompt, sampling, message, send, stop, regenerate, clear,
                           gr.State([]))
 
 
@@ -103,6 +107,12 @@ def _pane_outputs(panes: list[PaneState], widget_count: int) -> list[Any]:
     chats = [chat_messages(p) for p in panes] + [[] for _ in range(widget_count - len(panes))]
     lines = [metrics_line(p.metrics, p.status) for p in panes] + ["" for _ in range(widget_count - len(panes))]
     return [*chats, *lines]
+
+
+def blind_assignment(settings: Settings, n: int, rng: random.Random) -> list[str]:
+    """Random backends for a blind battle: distinct while there are enough, in random order."""
+    ids = [spec.id for spec in settings.backends]
+    return rng.sample(ids, n) if len(ids) >= n else [rng.choice(ids) for _ in range(n)]
 
 
 def _panes_for(state: list[PaneState], backend_ids: list[str], settings: Settings) -> list[PaneState]:
@@ -117,8 +127,17 @@ def _panes_for(state: list[PaneState], backend_ids: list[str], settings: Setting
     return out
 
 
-def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend]) -> None:
-    """Attach the Compare tab's events."""
+@dataclass
+class TurnEvents:
+    """Events other tabs chain onto: those that run a turn, Stop and Clear."""
+
+    turns: list[Any]
+    stop: Any
+    clear: Any
+
+
+def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend]) -> TurnEvents:
+    """Attach the Compare tab's events; returns them so voting can follow a turn."""
     count = len(w.panes)
     outputs = [*(p.chatbot for p in w.panes), *(p.metrics for p in w.panes), w.state]
 
@@ -127,8 +146,9 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         jobs = []
         for pane in state:
             spec = settings.backend(pane.backend_id)
-            turn.begin(pane, text)
-            request = turn.build_request(turn.conversation(pane, system, text), params, spec.tool_response_role)
+            messages = turn.conversation(pane, system, text)
+            turn.begin(pane, text, system, messages)
+            request = turn.build_request(messages, params, spec.tool_response_role)
             jobs.append(turn.PaneJob(backends[pane.backend_id], request))
         yield [*_pane_outputs(state, count), state]
         async for _ in turn.run_turn(jobs, state):
@@ -147,9 +167,13 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         except ForgedTurnError as exc:
             raise gr.Error(str(exc)) from None
 
-    async def send(text: str, system: str, n: int, *rest: Any) -> AsyncIterator[list[Any]]:
+    async def send(text: str, system: str, n: int, blind: bool, *rest: Any) -> AsyncIterator[list[Any]]:
         sampling, backend_ids, state = rest[:7], list(rest[7:7 + count]), rest[-1]
         validated(text, system, int(n), backend_ids)
+        if blind and (len(state) != int(n) or not state[0].transcript):  # a new battle: models chosen here
+            backend_ids = blind_assignment(settings, int(n), random.SystemRandom())
+        elif blind:  # a battle goes on with the same hidden models
+            backend_ids = [pane.backend_id for pane in state]
         params = sampling_from_widgets(*sampling)
         if len(params.stop) > MAX_STOP_SEQUENCES:
             raise gr.Error(f"{len(params.stop)} stop sequences given; TGI accepts at most {MAX_STOP_SEQUENCES}.")
@@ -180,12 +204,17 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     def show_panes(n: int) -> list[Any]:
         return [gr.Column(visible=i < int(n)) for i in range(count)]
 
+    def toggle_blind(blind: bool) -> list[Any]:
+        return [gr.Dropdown(visible=not blind) for _ in range(count)] + [*_pane_outputs([], count), []]
+
     backend_inputs = [p.backend for p in w.panes]
-    send_event = w.send.click(send, [w.message, w.system_prompt, w.n_panes, *w.sampling, *backend_inputs, w.state],
-                              [*outputs, w.message])
-    submit_event = w.message.submit(send, [w.message, w.system_prompt, w.n_panes, *w.sampling, *backend_inputs,
-                                           w.state], [*outputs, w.message])
+    send_inputs = [w.message, w.system_prompt, w.n_panes, w.blind, *w.sampling, *backend_inputs, w.state]
+    send_event = w.send.click(send, send_inputs, [*outputs, w.message])
+    submit_event = w.message.submit(send, send_inputs, [*outputs, w.message])
     regen_event = w.regenerate.click(regenerate, [w.system_prompt, w.n_panes, *w.sampling, w.state], outputs)
-    w.stop.click(stop, [w.state], outputs, cancels=[send_event, submit_event, regen_event], queue=False)
-    w.clear.click(clear, None, outputs, cancels=[send_event, submit_event, regen_event], queue=False)
+    turn_events = [send_event, submit_event, regen_event]
+    stop_event = w.stop.click(stop, [w.state], outputs, cancels=turn_events, queue=False)
+    clear_event = w.clear.click(clear, None, outputs, cancels=turn_events, queue=False)
     w.n_panes.change(show_panes, w.n_panes, [p.column for p in w.panes], queue=False)
+    w.blind.change(toggle_blind, w.blind, [*backend_inputs, *outputs], cancels=turn_events, queue=False)
+    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event)
