@@ -144,6 +144,23 @@ class PaneState:
     metrics: PaneMetrics = field(default_factory=PaneMetrics)
 
 
+@dataclass
+class CompareSession:
+    """One browser session's Compare tab: its panes and the settings of its latest turn.
+
+    Held in a ``gr.State`` (one copy per session). ``mode``, ``sampling``, ``tools``,
+    ``json_schema`` and ``blind`` describe the turn last sent, so that whoever stores the
+    finished turn reads them from here rather than from widgets that may have changed since.
+    """
+
+    panes: list[PaneState] = field(default_factory=list)
+    mode: Mode = "chat"
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[dict[str, Any], ...] | None = None
+    json_schema: dict[str, Any] | None = None
+    blind: bool = False
+
+
 # --- Preference records (store / export layer) -------------------------------------------
 
 VoteKind = Literal["a", "b", "tie", "bothbad", "ranking"]

@@ -14,7 +14,7 @@ from playground.backends.base import Backend
 from playground.backends.tgi import MAX_STOP_SEQUENCES
 from playground.hermes.chatml import ForgedTurnError, check_no_special_tokens
 from playground.settings import Settings
-from playground.types import PaneState, SamplingParams
+from playground.types import CompareSession, PaneState, SamplingParams
 from playground.ui.panes import chat_messages, metrics_line
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -100,7 +100,7 @@ def build_compare(settings: Settings) -> CompareWidgets:
         regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate")
         clear = gr.Button("Clear", size="sm", elem_id="clear")
     return CompareWidgets(panes, n_panes, blind, system_prompt, sampling, message, send, stop, regenerate, clear,
-                          gr.State([]))
+                          gr.State(CompareSession()))
 
 
 def _pane_outputs(panes: list[PaneState], widget_count: int) -> list[Any]:
@@ -115,11 +115,11 @@ def blind_assignment(settings: Settings, n: int, rng: random.Random) -> list[str
     return rng.sample(ids, n) if len(ids) >= n else [rng.choice(ids) for _ in range(n)]
 
 
-def _panes_for(state: list[PaneState], backend_ids: list[str], settings: Settings) -> list[PaneState]:
+def _panes_for(panes: list[PaneState], backend_ids: list[str], settings: Settings) -> list[PaneState]:
     """Keep each pane's conversation unless its backend changed (then it starts afresh)."""
     out = []
     for i, backend_id in enumerate(backend_ids):
-        old = state[i] if i < len(state) else None
+        old = panes[i] if i < len(panes) else None
         if old is not None and old.backend_id == backend_id:
             out.append(old)
         else:
@@ -141,18 +141,17 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     count = len(w.panes)
     outputs = [*(p.chatbot for p in w.panes), *(p.metrics for p in w.panes), w.state]
 
-    async def stream_turn(state: list[PaneState], text: str, system: str, params: SamplingParams
-                          ) -> AsyncIterator[list[Any]]:
+    async def stream_turn(session: CompareSession, text: str, system: str) -> AsyncIterator[list[Any]]:
         jobs = []
-        for pane in state:
+        for pane in session.panes:
             spec = settings.backend(pane.backend_id)
             messages = turn.conversation(pane, system, text)
             turn.begin(pane, text, system, messages)
-            request = turn.build_request(messages, params, spec.tool_response_role)
+            request = turn.build_request(messages, session.sampling, spec.tool_response_role)
             jobs.append(turn.PaneJob(backends[pane.backend_id], request))
-        yield [*_pane_outputs(state, count), state]
-        async for _ in turn.run_turn(jobs, state):
-            yield [*_pane_outputs(state, count), state]
+        yield [*_pane_outputs(session.panes, count), session]
+        async for _ in turn.run_turn(jobs, session.panes):
+            yield [*_pane_outputs(session.panes, count), session]
 
     def validated(text: str, system: str, n: int, backend_ids: list[str]) -> None:
         if not settings.backends:
@@ -168,44 +167,47 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
             raise gr.Error(str(exc)) from None
 
     async def send(text: str, system: str, n: int, blind: bool, *rest: Any) -> AsyncIterator[list[Any]]:
-        sampling, backend_ids, state = rest[:7], list(rest[7:7 + count]), rest[-1]
+        sampling, backend_ids, session = rest[:7], list(rest[7:7 + count]), rest[-1]
         validated(text, system, int(n), backend_ids)
-        if blind and (len(state) != int(n) or not state[0].transcript):  # a new battle: models chosen here
+        panes = session.panes
+        if blind and (len(panes) != int(n) or not panes[0].transcript):  # a new battle: models chosen here
             backend_ids = blind_assignment(settings, int(n), random.SystemRandom())
         elif blind:  # a battle goes on with the same hidden models
-            backend_ids = [pane.backend_id for pane in state]
+            backend_ids = [pane.backend_id for pane in panes]
         params = sampling_from_widgets(*sampling)
         if len(params.stop) > MAX_STOP_SEQUENCES:
             raise gr.Error(f"{len(params.stop)} stop sequences given; TGI accepts at most {MAX_STOP_SEQUENCES}.")
-        panes = _panes_for(state, backend_ids[: int(n)], settings)
-        async for update in stream_turn(panes, text, system, params):
+        session.panes = _panes_for(panes, backend_ids[: int(n)], settings)
+        session.sampling, session.blind = params, bool(blind)
+        async for update in stream_turn(session, text, system):
             yield [*update, ""]
 
     async def regenerate(system: str, n: int, *rest: Any) -> AsyncIterator[list[Any]]:
-        sampling, state = rest[:7], rest[-1]
-        if not state or not state[0].transcript:
+        sampling, session = rest[:7], rest[-1]
+        if not session.panes or not session.panes[0].transcript:
             raise gr.Error("Nothing to regenerate yet.")
-        text = state[0].transcript[-2]["content"]
-        for pane in state:
+        text = session.panes[0].transcript[-2]["content"]
+        for pane in session.panes:
             if pane.transcript:
                 if pane.transcript[-1]["status"] in ("done", "stopped"):
                     pane.history = pane.history[:-2]
                 pane.transcript = pane.transcript[:-2]
-        async for update in stream_turn(state, text, system, sampling_from_widgets(*sampling)):
+        session.sampling = sampling_from_widgets(*sampling)
+        async for update in stream_turn(session, text, system):
             yield update
 
-    def stop(state: list[PaneState]) -> list[Any]:
-        turn.stop(state)
-        return [*_pane_outputs(state, count), state]
+    def stop(session: CompareSession) -> list[Any]:
+        turn.stop(session.panes)
+        return [*_pane_outputs(session.panes, count), session]
 
     def clear() -> list[Any]:
-        return [*_pane_outputs([], count), []]
+        return [*_pane_outputs([], count), CompareSession()]
 
     def show_panes(n: int) -> list[Any]:
         return [gr.Column(visible=i < int(n)) for i in range(count)]
 
     def toggle_blind(blind: bool) -> list[Any]:
-        return [gr.Dropdown(visible=not blind) for _ in range(count)] + [*_pane_outputs([], count), []]
+        return [gr.Dropdown(visible=not blind) for _ in range(count)] + [*_pane_outputs([], count), CompareSession()]
 
     backend_inputs = [p.backend for p in w.panes]
     send_inputs = [w.message, w.system_prompt, w.n_panes, w.blind, *w.sampling, *backend_inputs, w.state]
