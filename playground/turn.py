@@ -1,9 +1,10 @@
-"""Run one turn across N panes at once: fan-out, merge, metrics, stop.
+"""Run one turn across N panes at once: fan-out, merge, metrics, the tool loop, stop.
 
-Each pane streams in its own task; events meet in one queue and are applied to the panes
-in batches, so a slow backend never holds up a fast one and, under load, one UI update
-carries every token that arrived since the last one. Errors are values: a failing backend
-ends as ``status="error"`` in its own pane while the others go on.
+Each pane runs in its own task: check the prompt fits, stream, and in function-calling mode
+answer the reply's ``<tool_call>``s and stream again, up to the depth limit. Events meet in
+one queue and are applied to the panes in batches, so a slow backend never holds up a fast
+one and, under load, one UI update carries every token that arrived since the last one.
+Errors are values: a failing backend ends as ``status="error"`` in its own pane.
 """
 
 from __future__ import annotations
@@ -11,35 +12,91 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
-from playground.hermes.chatml import render_chatml
+from playground.backends.windows import ContextWindows
+from playground.context_budget import PromptTooLong, TokenBudget, byte_bound, estimate_tokens
+from playground.hermes.builtin_tools import ToolContext
+from playground.hermes.chatml import merge_tool_turns, render_chatml
+from playground.hermes.jsonmode import JsonCheck, check_json_reply
+from playground.hermes.tool_loop import answer_tool_calls, tool_messages
+from playground.hermes.tools import parse_tool_calls
 from playground.types import (
     EndEvent,
+    Exchange,
     GenerationRequest,
     Message,
     PaneMetrics,
     PaneState,
     SamplingParams,
     TokenEvent,
+    ToolStep,
 )
 
 ACTIVE = ("waiting", "streaming")
 
 
 @dataclass(frozen=True)
+class ToolSetup:
+    """Function-calling mode: the tools offered, the depth limit, what built-ins may use."""
+
+    tools: tuple[dict[str, Any], ...]
+    max_depth: int = 5
+    context: ToolContext = field(default_factory=ToolContext)
+
+
+@dataclass(frozen=True)
 class PaneJob:
-    """One pane's part of a turn: where to send what."""
+    """One pane's part of a turn.
+
+    ``messages`` is the full context of the next generation; ``depth`` the tool rounds
+    already answered and ``elapsed_s`` the time already spent, for a turn continued after
+    the user typed a tool result. ``exact_count`` asks the server for the prompt's token
+    count even when it surely fits (the prompt inspector is open).
+    """
 
     backend: Backend
+    messages: tuple[Message, ...]
+    params: SamplingParams
+    grammar: dict[str, Any] | None = None
+    tools: ToolSetup | None = None
+    json_schema: dict[str, Any] | None = None
+    depth: int = 0
+    elapsed_s: float = 0.0
+    exact_count: bool = False
+
+
+@dataclass(frozen=True)
+class _Generation:
+    """A generation starts (``index`` 0 is the turn's first reply) with this request."""
+
+    index: int
     request: GenerationRequest
+    budget: TokenBudget
+
+
+@dataclass(frozen=True)
+class _ToolRound:
+    """The calls of the reply just streamed, answered as far as possible."""
+
+    steps: tuple[ToolStep, ...]
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """The pane's part is over: ``done``, or paused for a typed tool result (``tool_input``)."""
+
+    status: str
+    json_check: JsonCheck | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
 class _Done:
-    """Sentinel: a pane's stream task has ended."""
+    """Sentinel: a pane's task has ended."""
 
 
 def conversation(pane: PaneState, system_prompt: str | None, user_text: str) -> list[Message]:
@@ -52,80 +109,188 @@ def conversation(pane: PaneState, system_prompt: str | None, user_text: str) -> 
 
 
 def build_request(messages: Sequence[Message], params: SamplingParams, tool_response_role: str = "tool",
-                  grammar: dict | None = None) -> GenerationRequest:
-    """Render the ChatML prompt (TGI) and keep the messages (chat backends) for one call."""
+                  grammar: dict[str, Any] | None = None) -> GenerationRequest:
+    """Render the ChatML prompt (TGI) and the messages a chat backend gets, for one call.
+
+    Both carry tool results the same way: consecutive results in one turn of role
+    ``tool_response_role``, one ``<tool_response>`` block each.
+    """
     prompt = render_chatml(messages, tool_response_role=tool_response_role)
-    return GenerationRequest(prompt=prompt, messages=tuple(messages), params=params, grammar=grammar)
+    chat = merge_tool_turns(messages, tool_response_role=tool_response_role)
+    return GenerationRequest(prompt=prompt, messages=tuple(chat), params=params, grammar=grammar)
 
 
 def begin(pane: PaneState, user_text: str, system_prompt: str | None = None,
-          sent: Sequence[Message] = ()) -> None:
+          sent: Sequence[Message] = (), grammar: bool = False) -> None:
     """Reset a pane's live fields for a new turn, remembering what is being sent."""
-    pane.user, pane.reply, pane.error = user_text, "", None
-    pane.system_prompt, pane.sent, pane.followup = system_prompt, tuple(sent), []
+    pane.user, pane.reply, pane.error, pane.note = user_text, "", None, None
+    pane.system_prompt, pane.sent, pane.followup, pane.tool_steps = system_prompt, tuple(sent), [], []
+    pane.json_check, pane.grammar, pane.budget, pane.last_request = None, grammar, None, None
     pane.status = "waiting"
     pane.metrics = PaneMetrics()
 
 
+def resume(pane: PaneState) -> list[Message]:
+    """Put a pane paused for tool results back to waiting; returns the context to send next.
+
+    Raises:
+        ValueError: a tool call still waits for its result.
+    """
+    round_ = [s for s in pane.tool_steps if s.depth == pane.tool_steps[-1].depth]
+    pane.followup += tool_messages(round_)
+    pane.status = "waiting"
+    return [*pane.sent, Message("assistant", pane.reply), *pane.followup]
+
+
 def finish(pane: PaneState, status: str, error: str | None = None) -> None:
-    """End a pane's turn: record the exchange in its transcript (and history unless it failed)."""
+    """End a pane's turn: keep the exchange in its transcript (and history unless it failed)."""
     pane.status, pane.error = status, error  # type: ignore[assignment]
-    pane.transcript.append({"role": "user", "content": pane.user})
-    pane.transcript.append({"role": "assistant", "content": pane.reply, "status": status, "error": error,
-                            "metrics": pane.metrics})
+    start = len(pane.history)
     if status in ("done", "stopped"):
-        pane.history += [Message("user", pane.user), Message("assistant", pane.reply)]
+        pane.history += [Message("user", pane.user), Message("assistant", pane.reply), *pane.followup]
+    pane.transcript.append(Exchange(
+        user=pane.user, reply=pane.reply, status=pane.status, error=error, followup=tuple(pane.followup),
+        tool_steps=tuple(pane.tool_steps), metrics=pane.metrics, json_check=pane.json_check,
+        grammar=pane.grammar, note=pane.note, history_start=start))
+
+
+def drop_last_exchange(pane: PaneState) -> str:
+    """Forget the pane's last exchange (for Regenerate); returns the user text it answered."""
+    last = pane.transcript.pop()
+    pane.history = pane.history[: last.history_start]
+    return last.user
 
 
 def stop(panes: Sequence[PaneState]) -> None:
-    """Mark every pane still streaming as stopped, keeping its partial reply."""
+    """Mark every pane still streaming (or waiting for a tool result) as stopped, keeping its text."""
     for pane in panes:
-        if pane.status in ACTIVE:
+        if pane.status in (*ACTIVE, "tool_input"):
             pane.metrics.finish_reason = "stopped"
             finish(pane, "stopped")
 
 
-def _apply(pane: PaneState, item: object, started: float, now: float) -> None:
-    """Apply one stream event (or error) to a pane that is still active."""
+def _append_text(pane: PaneState, text: str) -> None:
+    """Tokens go to the first reply, or to the assistant message a tool round started."""
+    if pane.followup and pane.followup[-1].role == "assistant":
+        pane.followup[-1] = Message("assistant", pane.followup[-1].content + text)
+    else:
+        pane.reply += text
+
+
+def _apply(pane: PaneState, item: object, elapsed: float) -> None:
+    """Apply one event (or error) to a pane that is still active; ``elapsed`` is turn time so far."""
     if isinstance(item, TokenEvent):
         if pane.metrics.ttft_s is None:
-            pane.metrics.ttft_s = now - started
-            pane.status = "streaming"
-        pane.reply += item.text
+            pane.metrics.ttft_s = elapsed
+        pane.status = "streaming"
+        _append_text(pane, item.text)
         pane.metrics.tokens += 1
-        return
-    pane.metrics.total_s = now - started
-    if isinstance(item, EndEvent):
+        pane.gen_tokens += 1
+    elif isinstance(item, _Generation):
+        pane.last_request, pane.budget, pane.gen_tokens = item.request, item.budget, 0
+        pane.metrics.generations += 1
+        if item.index > 0:
+            pane.followup.append(Message("assistant", ""))
+    elif isinstance(item, EndEvent):
         pane.metrics.finish_reason = item.finish_reason
-        pane.metrics.tokens = item.generated_tokens or pane.metrics.tokens
-        finish(pane, "done")
+        if item.generated_tokens:  # the server's count (it includes EOS) wins over ours
+            pane.metrics.tokens += item.generated_tokens - pane.gen_tokens
+    elif isinstance(item, _ToolRound):
+        pane.tool_steps += item.steps
+        if not any(s.pending for s in item.steps):
+            pane.followup += tool_messages(item.steps)
+    elif isinstance(item, _Finished):
+        pane.metrics.total_s = elapsed
+        pane.json_check, pane.note = item.json_check, item.note
+        if item.status == "tool_input":
+            pane.status = "tool_input"
+        else:
+            finish(pane, "done")
     elif isinstance(item, BackendError):
+        pane.metrics.total_s = elapsed
         finish(pane, "error", f"{item.title}: {item}")
 
 
-async def _pump(index: int, job: PaneJob, queue: asyncio.Queue[tuple[int, object]]) -> None:
-    """Stream one pane into the shared queue; every failure becomes a queued value."""
+async def _budget(job: PaneJob, request: GenerationRequest, window: int | None) -> TokenBudget:
+    """Size the prompt: the byte bound when it surely fits, else (or when asked) a real count."""
+    new = request.params.max_new_tokens
+    bound = byte_bound(request.prompt)
+    if not job.exact_count and (window is None or bound + new <= window):
+        return TokenBudget(bound, "bound", new, window)
+    counted = await job.backend.count_tokens(request)
+    if counted is not None:
+        return TokenBudget(counted, "tokenize", new, window)
+    return TokenBudget(estimate_tokens(request.prompt), "estimate", new, window)
+
+
+async def _generate(job: PaneJob, request: GenerationRequest, put: Callable[[object], None]) -> str:
+    """Stream one generation into the queue; returns its text."""
+    parts = []
+    async for event in job.backend.stream(request):
+        put(event)
+        if isinstance(event, TokenEvent):
+            parts.append(event.text)
+    return "".join(parts)
+
+
+async def _run_pane(job: PaneJob, windows: ContextWindows | None, put: Callable[[object], None]) -> None:
+    """One pane's part: generate, and in tool mode answer calls and generate again."""
+    spec = job.backend.spec
+    messages, depth = list(job.messages), job.depth
+    window = await windows.get(spec.id) if windows is not None else spec.context_window
+    while True:
+        request = build_request(messages, job.params, spec.tool_response_role, job.grammar)
+        budget = await _budget(job, request, window)
+        put(_Generation(depth, request, budget))
+        if not budget.fits:
+            raise PromptTooLong(budget.refusal(spec.label))
+        reply = await _generate(job, request, put)
+        tools = job.tools
+        if tools is None or depth >= tools.max_depth:
+            limited = tools is not None and bool(parse_tool_calls(reply).calls)
+            note = f"tool depth limit ({depth}) reached: the last reply's calls were not run" if limited else None
+            check = check_json_reply(reply, job.json_schema) if job.json_schema is not None else None
+            put(_Finished("done", check, note))
+            return
+        steps = answer_tool_calls(reply, tools.tools, depth + 1, tools.context)
+        if not steps:
+            put(_Finished("done"))
+            return
+        put(_ToolRound(tuple(steps)))
+        depth += 1
+        if any(s.pending for s in steps):
+            put(_Finished("tool_input"))
+            return
+        messages += [Message("assistant", reply), *tool_messages(steps)]
+
+
+async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
+                queue: asyncio.Queue[tuple[int, object]]) -> None:
+    """Run one pane into the shared queue; every failure becomes a queued value."""
+    def put(item: object) -> None:
+        queue.put_nowait((index, item))
+
     try:
-        async for event in job.backend.stream(job.request):
-            queue.put_nowait((index, event))
+        await _run_pane(job, windows, put)
     except BackendError as exc:
-        queue.put_nowait((index, exc))
+        put(exc)
     except Exception as exc:  # noqa: BLE001 — a bug in one pane must not end the others
-        queue.put_nowait((index, BackendError(f"Unexpected {type(exc).__name__}: {exc}", "Please report this.")))
+        put(BackendError(f"Unexpected {type(exc).__name__}: {exc}", "Please report this."))
     finally:
-        queue.put_nowait((index, _Done()))
+        put(_Done())
 
 
-async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState],
+async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: ContextWindows | None = None,
                    clock: Callable[[], float] = time.perf_counter) -> AsyncIterator[Sequence[PaneState]]:
     """Stream every job into its pane at once, yielding the panes after each batch of events.
 
-    Panes must have been prepared with :func:`begin`. Closing this generator (or cancelling
-    the task iterating it) cancels every stream, which closes its HTTP connection.
+    Panes must have been prepared with :func:`begin` (or :func:`resume`). Closing this
+    generator (or cancelling the task iterating it) cancels every stream, which closes its
+    HTTP connection.
     """
     queue: asyncio.Queue[tuple[int, object]] = asyncio.Queue()
     started = clock()
-    tasks = [asyncio.create_task(_pump(i, job, queue)) for i, job in enumerate(jobs)]
+    tasks = [asyncio.create_task(_pump(i, job, windows, queue)) for i, job in enumerate(jobs)]
     running = len(tasks)
     try:
         while running:
@@ -134,14 +299,21 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState],
                 batch.append(queue.get_nowait())
             now = clock()
             for index, item in batch:
+                pane, elapsed = panes[index], jobs[index].elapsed_s + now - started
                 if isinstance(item, _Done):
                     running -= 1
-                    if panes[index].status in ACTIVE:  # ended without an end event or error
-                        _apply(panes[index], BackendError("The stream ended without a result.", "Try again."), started, now)
-                elif panes[index].status in ACTIVE:
-                    _apply(panes[index], item, started, now)
+                    if pane.status in ACTIVE:  # ended without a result or an error
+                        _apply(pane, BackendError("The stream ended without a result.", "Try again."), elapsed)
+                elif pane.status in ACTIVE:
+                    _apply(pane, item, elapsed)
             yield panes
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def awaiting_tool(pane: PaneState) -> ToolStep | None:
+    """The first tool call of a paused pane that still needs a typed result."""
+    return next((s for s in pane.tool_steps if s.pending), None) if pane.status == "tool_input" else None
+

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from playground.context_budget import TokenBudget
+    from playground.hermes.jsonmode import JsonCheck
 
 Role = Literal["system", "user", "assistant", "tool"]
 BackendKind = Literal["tgi", "openai"]
 Mode = Literal["chat", "tools", "json"]
 FinishReason = Literal["length", "eos_token", "stop_sequence", "stop", "unknown"]
-PaneStatus = Literal["idle", "waiting", "streaming", "done", "error", "stopped"]
+PaneStatus = Literal["idle", "waiting", "streaming", "tool_input", "done", "error", "stopped"]
+"""``tool_input``: the turn is paused until the user types a result for a tool that is not built in."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class PaneMetrics:
     total_s: float | None = None
     tokens: int = 0
     finish_reason: str | None = None
+    generations: int = 0
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -120,6 +126,49 @@ class PaneMetrics:
         return (self.tokens - 1) / decode if decode > 0 else None
 
 
+@dataclass(frozen=True)
+class ToolStep:
+    """One ``<tool_call>`` a model made and what was answered.
+
+    ``depth`` is the tool round (1 answers the turn's first reply). ``result`` is the content
+    of the ``tool`` message sent back (``{"name", "content"}`` JSON text), ``None`` while
+    ``pending`` (a tool that is not built in, waiting for the user to type its result).
+    ``valid`` says whether the call parsed and its arguments matched the tool's schema.
+    """
+
+    depth: int
+    name: str
+    arguments: dict[str, Any]
+    raw: str
+    valid: bool
+    result: str | None = None
+    error: str | None = None
+    duration_s: float | None = None
+    builtin: bool = False
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One finished (or failed, or stopped) exchange as a pane keeps it for display.
+
+    ``history_start`` is where the exchange begins in the pane's ``history`` (to drop it on
+    Regenerate); the other fields mirror the ``PaneState`` fields of the turn it ended.
+    """
+
+    user: str
+    reply: str
+    status: PaneStatus
+    error: str | None = None
+    followup: tuple[Message, ...] = ()
+    tool_steps: tuple[ToolStep, ...] = ()
+    metrics: PaneMetrics = field(default_factory=PaneMetrics)
+    json_check: JsonCheck | None = None
+    grammar: bool = False
+    note: str | None = None
+    history_start: int = 0
+
+
 @dataclass
 class PaneState:
     """Everything one pane shows.
@@ -128,12 +177,14 @@ class PaneState:
     ``transcript`` is what the pane displays, failed exchanges included. ``sent`` is the
     full context of the current turn's first request (system turn included) and
     ``followup`` what a tool loop added after it; both go to the store with the reply.
+    ``tool_steps`` are the calls answered this turn, ``last_request`` what was last sent
+    (for the prompt inspector), ``json_check`` the JSON-mode verdict on the reply.
     """
 
     backend_id: str
     label: str
     history: list[Message] = field(default_factory=list)
-    transcript: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[Exchange] = field(default_factory=list)
     user: str = ""
     system_prompt: str | None = None
     sent: tuple[Message, ...] = ()
@@ -142,6 +193,13 @@ class PaneState:
     status: PaneStatus = "idle"
     error: str | None = None
     metrics: PaneMetrics = field(default_factory=PaneMetrics)
+    tool_steps: list[ToolStep] = field(default_factory=list)
+    gen_tokens: int = 0  # tokens counted so far in the generation in progress
+    last_request: GenerationRequest | None = None
+    json_check: JsonCheck | None = None
+    grammar: bool = False
+    note: str | None = None  # e.g. "tool depth limit (5) reached"
+    budget: TokenBudget | None = None
 
 
 @dataclass
@@ -159,6 +217,9 @@ class CompareSession:
     tools: tuple[dict[str, Any], ...] | None = None
     json_schema: dict[str, Any] | None = None
     blind: bool = False
+    grammar: bool = False
+    max_depth: int = 5
+    inspect: bool = False  # the prompt inspector is open: fetch exact token counts
 
 
 # --- Preference records (store / export layer) -------------------------------------------

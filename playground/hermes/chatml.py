@@ -112,8 +112,17 @@ def render_tool_responses(contents: Sequence[str], *, role: str = "tool") -> str
         >>> render_tool_responses(['{"name": "f", "content": 1}'])
         '<|im_start|>tool\\n<tool_response>\\n{"name": "f", "content": 1}\\n</tool_response>\\n<|im_end|>\\n'
     """
-    body = "".join(f"<tool_response>\n{c}\n</tool_response>\n" for c in contents)
-    return render_turn(role, body)
+    return render_turn(role, tool_responses_body(contents))
+
+
+def tool_responses_body(contents: Sequence[str]) -> str:
+    """The content of a tool turn: one ``<tool_response>`` block per result.
+
+    Example:
+        >>> tool_responses_body(["1"])
+        '<tool_response>\\n1\\n</tool_response>\\n'
+    """
+    return "".join(f"<tool_response>\n{c}\n</tool_response>\n" for c in contents)
 
 
 def render_chatml(
@@ -158,6 +167,31 @@ def render_chatml(
     if add_generation_prompt:
         parts.append(GENERATION_PROMPT)
     return "".join(parts)
+
+
+def merge_tool_turns(messages: Sequence[Message], *, tool_response_role: str = "tool") -> list[Message]:
+    """Messages for a chat-completions backend, tool results laid out as the model was trained.
+
+    Such a server renders each message as its own turn, so consecutive ``tool`` messages are
+    merged into one message of role ``tool_response_role`` holding a ``<tool_response>``
+    block per result: the same bytes :func:`render_chatml` produces for TGI.
+
+    Example:
+        >>> merge_tool_turns([Message("tool", "1"), Message("tool", "2")], tool_response_role="user")
+        [Message(role='user', content='<tool_response>\\n1\\n</tool_response>\\n<tool_response>\\n2\\n</tool_response>\\n')]
+    """
+    out: list[Message] = []
+    pending: list[str] = []
+    for msg in [*messages, None]:
+        if msg is not None and msg.role == "tool":
+            pending.append(msg.content)
+            continue
+        if pending:
+            out.append(Message(tool_response_role, tool_responses_body(pending)))  # type: ignore[arg-type]
+            pending = []
+        if msg is not None:
+            out.append(msg)
+    return out
 
 
 def with_bos(prompt: str) -> str:

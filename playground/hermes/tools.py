@@ -31,7 +31,7 @@ from playground.hermes.tool_calls import (
 
 __all__ = [
     "TOOLS_SYSTEM_PROMPT_TEMPLATE", "TOOL_CALL_CLOSE", "TOOL_CALL_OPEN", "ToolCall",
-    "ToolCallParse", "ToolCallReport", "describe_tool", "format_tool_error",
+    "ToolCallParse", "ToolCallReport", "describe_tool", "fill_tools_placeholder", "format_tool_error",
     "format_tool_response", "json_to_python_type", "normalize_tool", "parse_tool_calls",
     "parse_tool_calls_streaming", "read_tool_call", "render_tool_line",
     "render_tools_system_prompt", "validate_tool_arguments", "validate_tool_schemas",
@@ -155,8 +155,17 @@ def render_tools_system_prompt(tools: Sequence[Mapping[str, Any]]) -> str:
         >>> p.startswith("You are a function calling AI model.") and p.endswith("</tool_call>")
         True
     """
-    body = "\n".join(render_tool_line(t) for t in tools)
-    return TOOLS_SYSTEM_PROMPT_TEMPLATE.replace("{TOOLS}", body)
+    return fill_tools_placeholder(TOOLS_SYSTEM_PROMPT_TEMPLATE, tools)
+
+
+def fill_tools_placeholder(template: str, tools: Sequence[Mapping[str, Any]]) -> str:
+    """Replace ``{TOOLS}`` in any system prompt with the tools, one JSON line each.
+
+    Example:
+        >>> fill_tools_placeholder("Tools: {TOOLS}.", [{"name": "now"}])
+        'Tools: {"type": "function", "function": {"name": "now", "description": "now() - \\\\n\\\\n", "parameters": {}}}.'
+    """
+    return template.replace("{TOOLS}", "\n".join(render_tool_line(t) for t in tools))
 
 
 def _json_path(parts: Sequence[Any], root: str) -> str:

@@ -144,11 +144,9 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     async def stream_turn(session: CompareSession, text: str, system: str) -> AsyncIterator[list[Any]]:
         jobs = []
         for pane in session.panes:
-            spec = settings.backend(pane.backend_id)
             messages = turn.conversation(pane, system, text)
             turn.begin(pane, text, system, messages)
-            request = turn.build_request(messages, session.sampling, spec.tool_response_role)
-            jobs.append(turn.PaneJob(backends[pane.backend_id], request))
+            jobs.append(turn.PaneJob(backends[pane.backend_id], tuple(messages), session.sampling))
         yield [*_pane_outputs(session.panes, count), session]
         async for _ in turn.run_turn(jobs, session.panes):
             yield [*_pane_outputs(session.panes, count), session]
@@ -186,12 +184,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         sampling, session = rest[:7], rest[-1]
         if not session.panes or not session.panes[0].transcript:
             raise gr.Error("Nothing to regenerate yet.")
-        text = session.panes[0].transcript[-2]["content"]
+        text = session.panes[0].transcript[-1].user
         for pane in session.panes:
             if pane.transcript:
-                if pane.transcript[-1]["status"] in ("done", "stopped"):
-                    pane.history = pane.history[:-2]
-                pane.transcript = pane.transcript[:-2]
+                turn.drop_last_exchange(pane)
         session.sampling = sampling_from_widgets(*sampling)
         async for update in stream_turn(session, text, system):
             yield update

@@ -44,11 +44,8 @@ def chat_messages(pane: PaneState) -> list[dict[str, Any]]:
     """Messages for ``gr.Chatbot``: the transcript, then the turn in progress."""
     shown = []
     for entry in pane.transcript:
-        if entry["role"] == "user":
-            shown.append({"role": "user", "content": entry["content"]})
-        else:
-            shown.append({"role": "assistant",
-                          "content": _assistant_content(entry["content"], entry["status"], entry["error"])})
+        shown.append({"role": "user", "content": entry.user})
+        shown.append({"role": "assistant", "content": _assistant_content(entry.reply, entry.status, entry.error)})
     if pane.status in ("waiting", "streaming"):
         shown.append({"role": "user", "content": pane.user})
         shown.append({"role": "assistant", "content": _assistant_content(pane.reply, pane.status, None)})

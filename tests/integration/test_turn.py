@@ -31,8 +31,7 @@ async def run(specs: list[BackendSpec], text: str = "Hello", system: str | None 
     jobs = []
     for pane, spec, backend in zip(panes, specs, backends):
         turn.begin(pane, text)
-        jobs.append(turn.PaneJob(backend, turn.build_request(turn.conversation(pane, system, text), params,
-                                                             spec.tool_response_role)))
+        jobs.append(turn.PaneJob(backend, tuple(turn.conversation(pane, system, text)), params))
     statuses = []
     try:
         async for states in turn.run_turn(jobs, panes):
@@ -96,7 +95,7 @@ async def test_a_failing_backend_errors_in_its_own_pane_only(tgi_server_factory,
     assert failed.error.startswith(title), failed.error
     assert words in failed.error
     assert failed.history == [], "a failed exchange must not enter the model's history"
-    assert failed.transcript[-1]["error"] == failed.error
+    assert failed.transcript[-1].error == failed.error
 
 
 async def test_overload_error_event_after_200_is_named(tgi_server_factory):
@@ -132,8 +131,7 @@ async def test_closing_the_turn_closes_the_backend_connection(tgi_server_factory
     backend = make_backend(spec_for(slow.url))
     pane = PaneState("a", "A")
     turn.begin(pane, "Hi")
-    stream = turn.run_turn([turn.PaneJob(backend, turn.build_request([Message("user", "Hi")], SamplingParams()))],
-                           [pane])
+    stream = turn.run_turn([turn.PaneJob(backend, (Message("user", "Hi"),), SamplingParams())], [pane])
     async for _ in stream:
         if pane.metrics.tokens >= 2:
             break
