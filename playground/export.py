@@ -12,21 +12,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
 
 from playground.store.db import DEFAULT_URL, VoteFilter, open_store
 from playground.store.export import export
-
-
-def _moment(text: str, *, end_of_day: bool = False) -> datetime:
-    """``2025-01-31`` (a whole day, UTC) or an ISO datetime (UTC when no offset)."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    start = datetime.combine(day, time(), tzinfo=timezone.utc)
-    return start + timedelta(days=1) if end_of_day else start
+from playground.store.filters import parse_moment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
     p.add_argument("--kind", choices=["dpo", "battles"], default="dpo")
     p.add_argument("--out", required=True, help="output file")
-    p.add_argument("--since", type=_moment, help="first day (or ISO datetime) of vote updates, inclusive")
-    p.add_argument("--until", type=lambda s: _moment(s, end_of_day=True), help="last day, inclusive (an ISO datetime is exclusive)")
+    p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of vote updates, inclusive")
+    p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive (an ISO datetime is exclusive)")
     p.add_argument("--mode", action="append", choices=["chat", "tools", "json"], default=[], help="repeatable")
     p.add_argument("--backend", action="append", default=[], help="keep pairs with a side on this backend id; repeatable")
     p.add_argument("--blind-only", action="store_true", help="only votes cast with names hidden")

@@ -11,6 +11,8 @@ the files that would be sent without any network.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import tempfile
 import threading
 import uuid
@@ -22,6 +24,8 @@ from huggingface_hub import CommitOperationAdd, CommitScheduler, HfApi
 
 from playground.store.db import Store, VotedTurn, VoteFilter
 from playground.store.export import battle_rows, dpo_rows, export
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILES = {"dpo": "data/dpo.parquet", "battles": "data/battles.parquet"}
 LOG_FILES = {"dpo": "log/dpo-*.jsonl", "battles": "log/battles-*.jsonl"}
@@ -150,6 +154,18 @@ class HubVoteLog:
                     with self.files[kind].open("a", encoding="utf-8") as f:
                         f.write("".join(line + "\n" for line in rows))
 
+    def start(self) -> bool:
+        """Build the scheduler now (creating the repo if needed); ``False`` (logged) when the Hub refused.
+
+        A failed start is retried by the next ``append``.
+        """
+        try:
+            self.scheduler
+        except Exception as exc:  # noqa: BLE001 — the store keeps every vote; the Hub copy can start later
+            log.warning("Hub vote log for %s did not start: %s", self.repo_id, type(exc).__name__)
+            return False
+        return True
+
     def stop(self) -> None:
         """Stop the scheduler if it was started (a final push still happens at exit)."""
         if self._scheduler is not None:
@@ -189,3 +205,18 @@ def make_commit_scheduler(
         )
 
     return HubVoteLog(folder, build, repo_id)
+
+
+def open_space_vote_log(
+    space_id: str | None, repo_id: str | None, token_env: str, folder: str | Path = "data/hub-log", *, hf_api: Any = None
+) -> HubVoteLog | None:
+    """On a Space with a dataset repo configured, a ``HubVoteLog`` whose scheduler starts in the background.
+
+    Returns ``None`` elsewhere (a local app keeps its store on disk and pushes snapshots
+    from the Data tab). The token is read here, server-side, from ``$token_env``.
+    """
+    if not space_id or not repo_id:
+        return None
+    vote_log = make_commit_scheduler(repo_id, os.environ.get(token_env) or None, folder, hf_api=hf_api)
+    threading.Thread(target=vote_log.start, name="hub-vote-log", daemon=True).start()
+    return vote_log
