@@ -1,0 +1,241 @@
+"""The load and latency benchmark: one command, every figure of issue 5.
+
+    python -m benchmarks.load                       # full run, default settings (≈ 10 min)
+    python -m benchmarks.load --users 1,10 --duration 8 --warmup 2 --profile-users 0   # quick look
+    python -m benchmarks.load --variant before=/tmp/wt-before --variant after=.      # A/B, side by side
+
+Starts ``--panes`` TGI-protocol test servers, measures them alone (the denominator), then for
+each K starts a fresh app per variant and drives K users through the real Gradio queue
+(``benchmarks/gradio_queue.py``: raw HTTP/SSE, lean so the load generator stays cheap).
+Writes ``benchmarks/results/<time>/`` (report.md, results.json, chart.html, chart.png, logs/).
+Every process it starts is stopped on exit, error, Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import direct, pyspy, report, summary
+from benchmarks.gradio_queue import SendEvent, run_turn, send_event_from_config
+from benchmarks.meters import read_window
+from benchmarks.procs import ROOT, AppVariant, Proc, cpu_seconds, start_app, start_tgi_servers
+from benchmarks.users import drive_users, stop_trials
+
+MESSAGE = "Compare yourself with the model in the next pane."
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line; every default is the issue's setting, so a bare run is comparable."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.splitlines()[0])
+    p.add_argument("--users", default="1,10,25,40,100,200", help="comma-separated K values (default %(default)s)")
+    p.add_argument("--duration", type=float, default=30.0, help="measured window per K, seconds")
+    p.add_argument("--warmup", type=float, default=6.0, help="arrivals are spread over this many seconds first")
+    p.add_argument("--drain", type=float, default=90.0, help="wait this long for turns still running after a window")
+    p.add_argument("--panes", type=int, default=4, help="test servers = panes per turn")
+    p.add_argument("--ttft", type=float, default=0.2, help="test servers' time to first token, s")
+    p.add_argument("--rate", type=float, default=20.0, help="test servers' tokens per second per stream")
+    p.add_argument("--tokens", type=int, default=60, help="tokens per reply")
+    p.add_argument("--reference-turns", type=int, default=8, help="K = 1 turns against the backends alone")
+    p.add_argument("--stop-trials", type=int, default=10, help="Stop clicks on an idle app, per variant")
+    p.add_argument("--no-stop-under-load", action="store_true", help="no extra user clicking Stop during windows")
+    p.add_argument("--idle", type=float, default=5.0, help="seconds of an idle app's CPU to read, per variant")
+    p.add_argument("--no-direct", action="store_true", help="measure the backends alone at K = 1 only")
+    p.add_argument("--profile-users", type=int, default=25, help="extra py-spy window at this K (0: none)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=DIR",
+                   help="an app checkout to measure (repeatable; default: current=this checkout)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--no-png", action="store_true")
+    return p.parse_args(list(argv))
+
+
+def variants(specs: Sequence[str]) -> list[AppVariant]:
+    """``NAME=DIR`` arguments to app variants (directories must hold an ``app.py``)."""
+    out = []
+    for spec in specs or ["current=" + str(ROOT)]:
+        name, _, directory = spec.partition("=")
+        path = Path(directory or ".").resolve()
+        if not (path / "app.py").is_file():
+            raise SystemExit(f"--variant {spec}: no app.py in {path}")
+        out.append(AppVariant(name, path))
+    return out
+
+
+def _git(directory: Path) -> str:
+    def run(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True).stdout.strip()
+    dirty = " + uncommitted changes" if run("status", "--porcelain", "--untracked-files=no") else ""
+    return (run("rev-parse", "--short", "HEAD") or "no git") + dirty
+
+
+@contextlib.contextmanager
+def stopped_on_exit(procs: list[Proc]) -> Iterator[list[Proc]]:
+    """Stop every process in ``procs`` (as it is when leaving), whatever happens."""
+    try:
+        yield procs
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+async def _send_event(app: Proc, panes: int) -> SendEvent:
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+        config = (await client.get("/config")).json()
+        send = send_event_from_config(config, MESSAGE, panes)
+        for _ in range(2):  # warm-up turns: first-call costs stay out of the window
+            warm = await run_turn(client, send)
+            if not warm.ok:
+                raise RuntimeError(f"warm-up turn failed on {app.url}: {warm.error}; see {app.log}")
+        return send
+
+
+async def _app_window(app: Proc, send: SendEvent, servers: list[Proc], users: int, args: argparse.Namespace,
+                      ref: summary.Reference, direct_turn_s: float | None, profile_to: Path | None = None
+                      ) -> dict[str, Any]:
+    start = time.perf_counter()
+    window = (start + args.warmup, start + args.warmup + args.duration)
+    groups = {"app": [app.pid], "servers": [s.pid for s in servers]}
+    urls = [s.url for s in servers]
+    stopper = users > 1 and not args.no_stop_under_load and profile_to is None
+    spy = None
+    if profile_to is not None:
+        await asyncio.sleep(args.warmup)
+        spy = pyspy.start_recording(app.pid, args.duration, profile_to)
+    try:
+        run, readings = await asyncio.gather(
+            drive_users(app.url, send, users, window, args.drain, urls, stopper),
+            read_window(groups, app.pid, window))
+    finally:
+        if spy is not None:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+    return summary.app_summary(users, run, readings, ref, direct_turn_s)
+
+
+def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str) -> Proc:
+    """A fresh app for one phase, with its own throw-away preference store."""
+    env = {"DATABASE_URL": f"sqlite:///{log_dir}/store-{variant.name}-{tag}.db", **variant.env}
+    return start_app(AppVariant(variant.name, variant.directory, env, variant.args), urls, log_dir, tag)
+
+
+def idle_cores(app: Proc, seconds: float) -> float:
+    """Cores the app burns with a page's worth of nothing to do (queue polling, timers)."""
+    before = cpu_seconds(app.pid)
+    time.sleep(seconds)
+    return (cpu_seconds(app.pid) - before) / seconds
+
+
+def _direct_at(users: int, urls: list[str], args: argparse.Namespace, ref: summary.Reference) -> dict[str, Any]:
+    start = time.perf_counter()
+    window = (start + args.warmup, start + args.warmup + args.duration)
+    turns = asyncio.run(direct.direct_load(urls, users, window, args.drain))
+    return summary.direct_summary(users, turns, window, ref)
+
+
+def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, procs: list[Proc]) -> dict[str, Any]:
+    """Run every phase; ``procs`` collects what is running so the caller can always stop it."""
+    log_dir = out_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ks = [int(k) for k in args.users.split(",") if k.strip()]
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": " ".join(sys.argv),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
+        "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory)} for a in apps},
+        "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
+        "profiles": {},
+    }
+    servers = start_tgi_servers(args.panes, args.ttft, args.rate, args.tokens, log_dir)
+    procs += servers
+    urls = [s.url for s in servers]
+    print(f"servers up: {', '.join(urls)}", flush=True)
+    ref = summary.reference(asyncio.run(direct.direct_repeats(urls, args.reference_turns)),
+                            asyncio.run(direct.single_streams(urls, max(3, args.reference_turns // 2))))
+    results["reference"] = summary.as_json(ref)
+    print(f"backends alone: turn {ref.turn_s:.3f} s, first token {ref.ttft_s * 1000:.0f} ms", flush=True)
+    for k in ks:
+        direct_turn_s = None
+        if not args.no_direct and k > 1:
+            row = _direct_at(k, urls, args, ref)
+            results["direct"].append(row)
+            direct_turn_s = (row["wall_ratio"]["p50"] or 0) * ref.turn_s or None
+            print(f"K={k} backends alone: {row['turns_per_s']:.2f} turns/s", flush=True)
+        for variant in apps:
+            app = _start(variant, urls, log_dir, f"k{k}")
+            procs.append(app)
+            try:
+                send = asyncio.run(_send_event(app, args.panes))
+                if k == min(ks):
+                    results["idle_app_cores"][variant.name] = idle_cores(app, args.idle)
+                row = asyncio.run(_app_window(app, send, servers, k, args, ref, direct_turn_s))
+                results["apps"][variant.name].append(row)
+                if k == min(ks) and args.stop_trials:
+                    stops = asyncio.run(stop_trials(app.url, send, urls, args.stop_trials))
+                    results["stop_idle"][variant.name] = summary.stops_summary(stops)
+            finally:
+                app.stop()
+                procs.remove(app)
+            print(f"K={k} {variant.name}: {row['turns_per_s']:.2f} turns/s, "
+                  f"{row['cpu_ms_per_turn']['app']:.0f} ms app CPU/turn, "
+                  f"added TTFT p50 {row['added_ttft_ms']['p50'] or float('nan'):.0f} ms, "
+                  f"errors {row['errors']}", flush=True)
+    if args.profile_users and pyspy.available():
+        for variant in apps:
+            app = _start(variant, urls, log_dir, "profile")
+            procs.append(app)
+            try:
+                send = asyncio.run(_send_event(app, args.panes))
+                raw = out_dir / f"profile-{variant.name}-k{args.profile_users}.txt"
+                row = asyncio.run(_app_window(app, send, servers, args.profile_users, args, ref, None, raw))
+                prof = pyspy.summarize(pyspy.read_stacks(raw))
+                results["profiles"][variant.name] = {**summary.as_json(prof), "users": args.profile_users,
+                                                     "cpu_ms_per_turn": row["cpu_ms_per_turn"]["app"], "raw": raw.name}
+            finally:
+                app.stop()
+                procs.remove(app)
+    elif args.profile_users:
+        results["profile_note"] = "py-spy not installed (pip install py-spy): no profile"
+    results["machine"]["loadavg_after"] = os.getloadavg()
+    return results
+
+
+def _sigterm_to_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    apps = variants(args.variant)
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
+    with stopped_on_exit([]) as procs:
+        try:
+            results = measure(args, apps, out_dir, procs)
+        except KeyboardInterrupt:
+            print("interrupted: stopping everything", file=sys.stderr)
+            return 130
+    files = report.write_all(results, out_dir, png=not args.no_png)
+    latest = args.out / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(out_dir.name)
+    print("\n".join(["", *map(str, files)]))
+    print(report.markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
