@@ -9,24 +9,40 @@ import gradio as gr
 
 from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
+from playground.store.db import Store, open_store
+from playground.store.hub import open_space_vote_log
 from playground.ui.backends import SETUP_HELP, build_backends_tab, probe_all
 from playground.ui.compare import build_compare, wire_compare
+from playground.ui.data import build_data_tab
+from playground.ui.leaderboard import build_leaderboard_tab
+from playground.ui.vote import build_vote, wire_vote
 
 TITLE = "Hermes Playground"
 
 
-def build_app(settings: Settings) -> gr.Blocks:
-    """Build the whole app for these settings (tests build as many as they like)."""
+def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
+    """Build the whole app for these settings (tests build as many as they like).
+
+    ``store`` defaults to the preference store at ``settings.database_url``.
+    """
     backends = build_backends(settings)
+    store = store or open_store(settings.database_url)
+    hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare Hermes 3 and other ChatML models side by side.")
         if not settings.backends:
             gr.Markdown(SETUP_HELP, elem_id="setup-help")
         with gr.Tab("Compare"):
             compare = build_compare(settings)
+            vote = build_vote(settings)
+        with gr.Tab("Data") as data_tab:
+            build_data_tab(settings, store, data_tab)
+        with gr.Tab("Leaderboard") as leaderboard_tab:
+            build_leaderboard_tab(settings, store, leaderboard_tab)
         with gr.Tab("Backends"):
             table, _ = build_backends_tab(settings, backends)
-        wire_compare(compare, settings, backends)
+        turn_events = wire_compare(compare, settings, backends)
+        wire_vote(vote, compare, turn_events, store, settings, backends, hub_log)
 
         async def load_table() -> list[list[object]]:
             return await probe_all(settings, backends)

@@ -24,6 +24,8 @@ DEFAULT_BACKENDS_FILE = ASSETS_DIR / "backends.toml"
 ENV_BACKENDS_FILE = "HERMES_BACKENDS_FILE"
 ENV_EXTRA_BACKENDS = "HERMES_BACKENDS"  # "label=URL;label=openai:URL" like --backend
 ENV_DATABASE_URL = "DATABASE_URL"
+ENV_DATASET_REPO = "HERMES_DATASET_REPO"  # Hub dataset repo that receives the preference data
+ENV_HUB_TOKEN = "HF_TOKEN"  # name of the variable holding the Hub write token (never its value)
 
 
 class SettingsError(ValueError):
@@ -42,6 +44,9 @@ class Settings:
     max_panes: int = 4
     concurrency_limit: int = 256
     assets_dir: Path = field(default=ASSETS_DIR)
+    dataset_repo: str | None = None
+    hub_token_env: str = ENV_HUB_TOKEN
+    space_id: str | None = None
 
     def backend(self, backend_id: str) -> BackendSpec:
         """Return the backend with this id (``KeyError`` if unknown)."""
@@ -135,6 +140,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1; 0.0.0.0 on Spaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL of the preference store")
+    parser.add_argument("--dataset-repo", default=None, metavar="USER/NAME",
+                        help=f"Hub dataset repo for the preference data (default ${ENV_DATASET_REPO})")
     return parser
 
 
@@ -155,4 +162,6 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
         database_url=args.database_url or env.get(ENV_DATABASE_URL) or "sqlite:///data/playground.db",
         host=args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1"),
         port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
+        dataset_repo=args.dataset_repo or env.get(ENV_DATASET_REPO) or None,
+        space_id=env.get("SPACE_ID") or None,
     )

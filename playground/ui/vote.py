@@ -1,0 +1,228 @@
+"""The vote panel under the Compare panes: store every finished turn, vote on it, reveal blind names.
+
+Thin: widget values become a ``Vote`` (rules in ``playground.voting``), stored by
+``playground.store``. A vote is acknowledged ("Vote saved") only after ``record_vote``
+returned, i.e. after its transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
+
+from playground import voting
+from playground.backends.base import Backend
+from playground.settings import Settings
+from playground.store.db import Store, VotedTurn, record_vote, save_turn
+from playground.store.errors import StoreError
+from playground.store.hub import HubVoteLog
+from playground.turn_record import is_finished, not_votable_reason, turn_record
+from playground.types import CompareSession, Vote, VoteKind
+from playground.ui.compare import CompareWidgets, TurnEvents
+from playground.voting import VoteSession
+
+log = logging.getLogger(__name__)
+MODEL_INFO_TIMEOUT_S = 3.0
+
+
+@dataclass
+class VoteWidgets:
+    """Every widget of the vote panel."""
+
+    panel: gr.Column
+    prompt: gr.Markdown
+    pair_row: gr.Row
+    pair: dict[str, gr.Button]
+    rank_row: gr.Row
+    ranks: list[gr.Dropdown]
+    submit_ranking: gr.Button
+    gold: gr.Accordion
+    gold_text: gr.Textbox
+    gold_save: gr.Button
+    status: gr.Markdown
+    reveal: gr.Markdown
+    state: gr.State
+
+    def outputs(self) -> list[Any]:
+        """The components ``render`` returns values for, in order."""
+        return [self.panel, self.prompt, self.pair_row, self.rank_row, *self.ranks, self.gold, self.gold_text,
+                self.status, self.reveal, self.state]
+
+
+def build_vote(settings: Settings) -> VoteWidgets:
+    """Lay out the vote panel (hidden until a turn has finished) inside the current Blocks context."""
+    with gr.Column(visible=False, elem_id="vote-panel") as panel:
+        prompt = gr.Markdown("", elem_id="vote-prompt")
+        with gr.Row(visible=False) as pair_row:
+            pair = {kind: gr.Button(label, elem_id=f"vote-{kind}", size="sm")
+                    for kind, label in voting.PAIR_CHOICES.items()}
+        with gr.Row(visible=False) as rank_row:
+            ranks = [gr.Dropdown([], label=f"Pane {chr(65 + i)} rank", elem_id=f"rank-{i}", min_width=120)
+                     for i in range(settings.max_panes)]
+            submit_ranking = gr.Button("Submit ranking", elem_id="vote-ranking", size="sm")
+        with gr.Accordion("Edit the preferred reply (optional: your edit becomes the chosen answer)",
+                          open=False, visible=False, elem_id="gold") as gold:
+            gold_text = gr.Textbox(lines=6, show_label=False, elem_id="gold-text")
+            gold_save = gr.Button("Save edited reply", size="sm", elem_id="gold-save")
+    status = gr.Markdown("", elem_id="vote-status")
+    reveal = gr.Markdown("", elem_id="vote-reveal")
+    return VoteWidgets(panel, prompt, pair_row, pair, rank_row, ranks, submit_ranking, gold, gold_text, gold_save,
+                       status, reveal, gr.State(VoteSession()))
+
+
+def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[Any]:
+    """Widget updates showing the session's stored turn, its vote and (blind mode) the names."""
+    panes = session.panes
+    current = voting.is_current(vs, panes)
+    reason = not_votable_reason(panes) if current else None
+    votable = current and reason is None
+    n = len(panes)
+    if vs.problem:
+        status = f"⚠️ {vs.problem}"
+    elif current and reason:
+        status = f"Voting is off for this turn: {reason}. The turn was stored all the same."
+    elif votable and vs.vote is not None:
+        status = f"✅ Vote saved: **{voting.describe_vote(vs.vote)}**. Choose again to change it before the next turn."
+    else:
+        status = ""
+    prompt = ("**Which reply is better?**" if n == 2 else
+              "**Rank the replies** (1 = best; give replies the same rank for a tie), then submit.")
+    ranks = voting.ranks_from_ranking(vs.vote.ranking if vs.vote else None, n)
+    rank_updates = [gr.Dropdown(choices=list(range(1, n + 1)), value=ranks[i], visible=True) if i < n
+                    else gr.Dropdown(visible=False, value=None) for i in range(rank_slots)]
+    gold = voting.winner_text(vs.vote, vs.record) if votable else None
+    gold_value = (vs.vote.gold_text if vs.vote and vs.vote.gold_text is not None else gold) or ""
+    if session.blind and panes:
+        revealed = current and voting.battle_revealed(vs, panes) and vs.record is not None
+        reveal = (voting.reveal_line(vs.record) if revealed and vs.record else
+                  "🙈 Blind battle: the models' names are hidden until you vote.")
+    else:
+        reveal = ""
+    return [gr.Column(visible=votable), prompt, gr.Row(visible=votable and n == 2),
+            gr.Row(visible=votable and n > 2), *rank_updates, gr.Accordion(visible=gold is not None),
+            gold_value, status, reveal, vs]
+
+
+def hidden_view(rank_slots: int) -> list[Any]:
+    """Updates that hide the panel while a new turn runs (the state is left as it is)."""
+    return [gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), *[gr.skip()] * rank_slots,
+            gr.Accordion(visible=False), gr.skip(), "", "", gr.skip()]
+
+
+async def model_ids(session: CompareSession, settings: Settings, backends: Mapping[str, Backend]) -> list[str]:
+    """What each pane's server says it runs (``/info``), else the configured model id, else ``""``."""
+
+    async def one(backend_id: str) -> str:
+        configured = settings.backend(backend_id).model_id
+        try:
+            info = await asyncio.wait_for(backends[backend_id].info(), MODEL_INFO_TIMEOUT_S)
+        except (asyncio.TimeoutError, KeyError):
+            return configured
+        return info.model_id or configured
+
+    return list(await asyncio.gather(*(one(p.backend_id) for p in session.panes)))
+
+
+def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> None:
+    """Append a stored vote to the Hub log (Spaces); a failure is logged, the vote is already safe."""
+    if hub_log is None or vs.record is None:
+        return
+    try:
+        hub_log.append(VotedTurn(vote, vs.record))
+    except Exception as exc:  # noqa: BLE001 — the store holds the vote; the next push retries the file
+        log.warning("could not append vote %s to the Hub log: %s", vote.id, type(exc).__name__)
+
+
+def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
+              backends: Mapping[str, Backend], hub_log: HubVoteLog | None = None) -> None:
+    """Store each finished turn (after every turn event and after Stop), and wire the vote controls."""
+    slots = len(w.ranks)
+    outputs = w.outputs()
+
+    async def store_turn(session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
+        panes = session.panes
+        if not is_finished(panes) or voting.is_current(vs, panes):
+            return render(vs, session, slots) if voting.is_current(vs, panes) else hidden_view(slots)
+        marker = voting.turn_marker(panes)
+        if voting.same_objects(vs.pending, marker):  # the same turn's other "ended" event is saving it
+            return [gr.skip()] * len(outputs)
+        vs.pending = marker  # no await since the checks above: atomic on the event loop
+        try:
+            ids = await model_ids(session, settings, backends)
+            revealed = voting.battle_revealed(vs, panes)
+            record = turn_record(panes, ids, session_id=request.session_hash or "",
+                                 user_id=voting.user_id_for(request.username, request.session_hash),
+                                 mode=session.mode, sampling=session.sampling, tools=session.tools,
+                                 json_schema=session.json_schema, blind=session.blind and not revealed)
+            turn_id = await asyncio.to_thread(save_turn, store, record)
+        except (StoreError, SQLAlchemyError, OSError) as exc:
+            log.error("could not store a finished turn: %s", exc)
+            vs.record, vs.marker, vs.vote, vs.problem = None, (), None, f"This turn could not be stored: {exc}"
+            return render(vs, session, slots)
+        finally:
+            vs.pending = ()
+        vs.record = replace(record, id=turn_id)
+        vs.marker, vs.vote, vs.problem = marker, None, None
+        if not revealed:
+            vs.revealed = ()
+        return render(vs, session, slots)
+
+    def cast(vs: VoteSession, session: CompareSession, request: gr.Request, kind: VoteKind,
+             ranking: Any = None, gold_text: str | None = None) -> list[Any]:
+        problem = voting.vote_problem(vs, session.panes)
+        if problem:
+            raise gr.Error(problem)
+        try:
+            vote = voting.new_vote(vs, voting.user_id_for(request.username, request.session_hash), kind,
+                                   ranking=ranking, gold_text=gold_text, blind=voting.blind_now(vs, session))
+            stored = record_vote(store, vote)  # returns only after the commit
+        except (StoreError, SQLAlchemyError) as exc:
+            raise gr.Error(f"Your vote was not saved: {exc}") from None
+        vs.vote = stored
+        if session.blind:
+            vs.revealed = tuple(session.panes)
+        append_to_hub(hub_log, stored, vs)
+        return render(vs, session, slots)
+
+    def pair_handler(kind: VoteKind) -> Callable[..., list[Any]]:
+        def vote(session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
+            return cast(vs, session, request, kind)
+
+        vote.__name__ = f"vote_{kind}"
+        return vote
+
+    def vote_ranking(request: gr.Request, session: CompareSession, vs: VoteSession, *ranks: Any) -> list[Any]:
+        try:
+            ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
+        except StoreError as exc:
+            raise gr.Error(str(exc)) from None
+        return cast(vs, session, request, "ranking", ranking=ranking)
+
+    def save_gold(text: str, session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
+        if vs.vote is None:
+            raise gr.Error("Vote first: the edit replaces the reply you preferred.")
+        original = voting.winner_text(vs.vote, vs.record)
+        gold = None if text == original or not text.strip() else text
+        return cast(vs, session, request, vs.vote.kind, ranking=vs.vote.ranking, gold_text=gold)
+
+    def turn_started() -> list[Any]:
+        return hidden_view(slots)
+
+    turn_inputs = [compare.state, w.state]
+    for i, event in enumerate(events.turns):  # on success, failure and cancellation alike
+        event.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn" if i == 0 else None,
+                   api_visibility="public" if i == 0 else "undocumented")
+    events.stop.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
+    for start in (compare.send.click, compare.message.submit, compare.regenerate.click, compare.clear.click,
+                  compare.blind.change):
+        start(turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
+    for kind, button in w.pair.items():
+        button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
+    w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking")
+    w.gold_save.click(save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")

@@ -1,0 +1,208 @@
+"""Finished turns become stored turns and votes: the real app over the Gradio queue API, TGI test servers behind it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from playground.store.db import Store, VoteFilter, get_turn, iter_votes_with_turns, open_store, turns
+from playground.types import TurnRecord
+from tests.support.app_process import running_app
+from tests.support.gradio_api import GradioApi
+from tests.support.tgi_protocol import Behavior
+from tests.support.tgi_server import TGITestServer
+
+
+def last_user(prompt: str) -> str:
+    """The last user message of a raw ChatML prompt."""
+    return prompt.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>", 1)[0]
+
+
+def echo(name: str) -> Behavior:
+    """A server whose reply names itself and the question it answers."""
+    return Behavior(text=lambda prompt: f"{name} answers: {last_user(prompt)}")
+
+
+NAMES = ("alpha", "beta", "gamma", "broken")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[tuple[str, dict[str, TGITestServer], str]]:
+    """One app over four test servers and a SQLite store: (url, servers by backend id, store URL)."""
+    servers = {name: TGITestServer(echo(name), model_id=f"test/{name}-model").start() for name in NAMES}
+    db = tmp_path_factory.mktemp("vote-flow") / "store.db"
+    args = [a for name in NAMES for a in ("--backend", f"{name.title()}={servers[name].url}")]
+    try:
+        with running_app([*args, "--database-url", f"sqlite:///{db}"]) as (url, _):
+            yield url, servers, f"sqlite:///{db}"
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture
+def store(app) -> Iterator[Store]:
+    s = open_store(app[2], create=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def api(app) -> Iterator[GradioApi]:
+    """A fresh browser session."""
+    client = GradioApi(app[0])
+    yield client
+    client.close()
+
+
+def turns_of(store: Store, session_id: str) -> list[TurnRecord]:
+    with store.engine.connect() as conn:
+        ids = conn.execute(sa.select(turns.c.id).where(turns.c.session_id == session_id)
+                           .order_by(turns.c.created_at)).scalars().all()
+    return [get_turn(store, turn_id) for turn_id in ids]
+
+
+def votes_of(store: Store, api: GradioApi) -> list:
+    return list(iter_votes_with_turns(store, VoteFilter(user_ids=[f"session:{api.session_hash}"])))
+
+
+def status(outputs: tuple) -> str:
+    """The vote status line among a vote endpoint's outputs (…, gold text, status, reveal line)."""
+    return outputs[-2]
+
+
+def panes(*backends: str) -> dict[str, str]:
+    return {"Panes": len(backends), **{f"Pane {chr(65 + i)}": b for i, b in enumerate(backends)}}
+
+
+def test_finished_turn_is_stored_with_its_full_context(api, store):
+    api.call("/send", Message="What is DPO?", **{"System prompt": "Be terse.", "Temperature": 0.5}, **panes("alpha", "beta"))
+    api.call("/store_turn")
+    api.call("/store_turn")  # a second "turn ended" event for the same turn stores nothing new
+    (turn,) = turns_of(store, api.session_hash)
+    assert turn.user_id == f"session:{api.session_hash}" and turn.mode == "chat" and not turn.blind
+    assert turn.messages[-1].content == "What is DPO?" and turn.sampling.temperature == 0.5
+    a, b = turn.panes
+    assert (a.backend_id, a.model_id, a.label) == ("alpha", "test/alpha-model", "Alpha")
+    assert (b.backend_id, b.model_id) == ("beta", "test/beta-model")
+    assert [m.as_dict() for m in a.prompt_messages] == [{"role": "system", "content": "Be terse."},
+                                                        {"role": "user", "content": "What is DPO?"}]
+    assert a.output == "alpha answers: What is DPO?" and b.output == "beta answers: What is DPO?"
+    assert a.status == b.status == "done" and a.metrics.tokens > 0 and a.metrics.finish_reason == "eos_token"
+    assert a.finished_at is not None and a.started_at is not None
+
+
+def test_a_changed_mind_replaces_the_vote_and_double_clicks_count_once(api, store):
+    api.call("/send", Message="Pick one", **panes("alpha", "beta"))
+    api.call("/store_turn")
+    assert "Vote saved: **A is better**" in status(api.call("/vote_a"))
+    with ThreadPoolExecutor(4) as pool:  # the same click arriving four times at once
+        results = list(pool.map(lambda _: api.call("/vote_b"), range(4)))
+    assert all("Vote saved: **B is better**" in status(r) for r in results)
+    (item,) = votes_of(store, api)
+    assert item.vote.kind == "b" and item.vote.ranking == ((1,), (0,)) and not item.vote.blind
+    # The next turn is a new vote; the earlier one can no longer change.
+    api.call("/send", Message="Again", **panes("alpha", "beta"))
+    api.call("/store_turn")
+    api.call("/vote_tie")
+    kinds = {v.turn.messages[-1].content: v.vote.kind for v in votes_of(store, api)}
+    assert kinds == {"Pick one": "b", "Again": "tie"}
+
+
+def test_a_failed_pane_is_stored_but_cannot_be_voted_on(api, store, app):
+    app[1]["broken"].enqueue(Behavior(failure="http_429"))
+    api.call("/send", Message="Will you fail?", **panes("alpha", "broken"))
+    outputs = api.call("/store_turn")
+    assert "Voting is off for this turn: pane B failed" in status(outputs)
+    (turn,) = turns_of(store, api.session_hash)
+    assert [p.status for p in turn.panes] == ["done", "error"] and "overloaded" in (turn.panes[1].error or "").lower()
+    with pytest.raises(Exception, match="Voting is off"):
+        api.call("/vote_a")
+    assert votes_of(store, api) == []
+
+
+def test_ranking_of_three_panes_over_two_turns_keeps_history(api, store):
+    api.call("/send", Message="First question", **panes("alpha", "beta", "gamma"))
+    api.call("/store_turn")
+    api.call("/send", Message="Second question", **panes("alpha", "beta", "gamma"))
+    api.call("/store_turn")
+    outputs = api.call("/vote_ranking", **{"Pane A rank": 2, "Pane B rank": 1, "Pane C rank": 2})
+    assert "Vote saved: **B > A = C**" in status(outputs)
+    (item,) = votes_of(store, api)
+    assert item.vote.ranking == ((1,), (0, 2))
+    gamma = item.turn.panes[2]
+    assert [m.content for m in gamma.prompt_messages[1:]] == [
+        "First question", "gamma answers: First question", "Second question"]
+    assert [m.content for m in item.turn.messages] == ["First question", "Second question"]
+
+
+def test_an_edited_reply_is_kept_beside_the_original(api, store):
+    api.call("/send", Message="Spell it", **panes("beta", "alpha"))
+    api.call("/store_turn")
+    outputs = api.call("/vote_b")
+    assert "alpha answers: Spell it" in outputs, "the edit box starts from the preferred reply"
+    api.call("/save_gold", Message="A corrected answer.")
+    (item,) = votes_of(store, api)
+    assert item.vote.kind == "b" and item.vote.gold_text == "A corrected answer."
+    assert item.vote.gold_original == "alpha answers: Spell it"
+
+
+def test_blind_votes_are_marked_and_reveal_the_names(api, store):
+    send = {"Blind": True, "Panes": 2}
+    api.call("/send", Message="Who are you?", **send)
+    outputs = api.call("/store_turn")
+    assert "names are hidden" in outputs[-1] and not any(n.title() in outputs[-1] for n in NAMES)
+    outputs = api.call("/vote_a")
+    (item,) = votes_of(store, api)
+    assert item.turn.blind and item.vote.blind
+    reveal = outputs[-1]
+    assert all(f"**{p.label}**" in reveal for p in item.turn.panes), reveal
+    # The battle goes on with its names known: its next turn and vote are not blind.
+    api.call("/send", Message="And now?", **send)
+    api.call("/store_turn")
+    api.call("/vote_b")
+    later = next(v for v in votes_of(store, api) if v.turn.messages[-1].content == "And now?")
+    assert not later.turn.blind and not later.vote.blind
+    assert [p.backend_id for p in later.turn.panes] == [p.backend_id for p in item.turn.panes]
+
+
+def test_export_endpoint_writes_trl_rows_for_the_sessions_votes(api, store, tmp_path: Path):
+    api.call("/send", Message="Export me", **panes("gamma", "alpha"))
+    api.call("/store_turn")
+    api.call("/vote_a")
+    path, _ = api.call("/export_dpo_jsonl")
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    mine = [r for r in rows if r["prompt"][-1]["content"] == "Export me"]
+    assert len(mine) == 1
+    assert mine[0]["chosen"] == [{"role": "assistant", "content": "gamma answers: Export me"}]
+    assert mine[0]["rejected"] == [{"role": "assistant", "content": "alpha answers: Export me"}]
+
+
+def test_concurrent_sessions_each_store_their_own_turn(app, store):
+    clients = [GradioApi(app[0]) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            clients[i].call("/send", Message=f"session {i}", **panes("alpha", "beta"))
+            clients[i].call("/store_turn")
+            clients[i].call("/vote_a")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for i, client in enumerate(clients):
+        (item,) = votes_of(store, client)
+        assert item.turn.messages[-1].content == f"session {i}"
+        client.close()

@@ -1,0 +1,142 @@
+"""Pure voting rules: which turn a session votes on, rankings from ranks, records from pane states, filters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from playground import voting
+from playground.store.errors import InvalidVoteError
+from playground.store.filters import vote_filter
+from playground.turn_record import is_finished, not_votable_reason, turn_record
+from playground.types import CompareSession, Message, PaneMetrics, PaneState, TurnRecord, Vote
+from playground.ui.leaderboard import battle_outcomes, board_table
+from playground.voting import VoteSession
+
+
+def pane(backend: str, reply: str = "ok", status: str = "done", system: str | None = "sys", **kw) -> PaneState:
+    sent = ((Message("system", system),) if system is not None else ()) + (Message("user", "q"),)
+    return PaneState(backend, backend.title(), sent=sent, reply=reply, status=status, system_prompt=system, **kw)  # type: ignore[arg-type]
+
+
+def stored(panes: list[PaneState], turn_id: str = "t1") -> VoteSession:
+    record = turn_record(panes, [f"org/{p.backend_id}" for p in panes], session_id="s", user_id="u")
+    return VoteSession(record=TurnRecord(**{**record.__dict__, "id": turn_id}), marker=voting.turn_marker(panes))
+
+
+def test_a_turn_is_identified_by_its_pane_objects_not_by_equal_values():
+    panes = [pane("a"), pane("b")]
+    vs = stored(panes)
+    assert voting.is_current(vs, panes)
+    twin = [pane("a"), pane("b")]  # equal values, another turn (e.g. the same deterministic reply regenerated)
+    assert not voting.is_current(vs, twin)
+    panes[1].metrics = PaneMetrics()  # what turn.begin does when the next turn starts
+    assert not voting.is_current(vs, panes)
+    assert voting.vote_problem(vs, panes) == "A new turn has started: vote on it when it has finished."
+
+
+def test_no_vote_after_a_failed_or_stopped_pane_or_with_one_pane():
+    assert not_votable_reason([pane("a"), pane("b", status="error", error="HTTP 503")]) == "pane B failed (HTTP 503)"
+    assert not_votable_reason([pane("a", status="stopped"), pane("b")]) == "pane A was stopped"
+    assert not_votable_reason([pane("a")]) == "a vote needs at least two panes"
+    panes = [pane("a"), pane("b", status="stopped")]
+    assert voting.vote_problem(stored(panes), panes).startswith("Voting is off for this turn: pane B was stopped")
+
+
+def test_paused_or_streaming_panes_are_not_finished():
+    assert is_finished([pane("a"), pane("b", status="error")])
+    assert not is_finished([pane("a"), pane("b", status="streaming")])
+    assert not is_finished([pane("a"), pane("b", status="tool_input")])
+    assert not is_finished([])
+
+
+@pytest.mark.parametrize(("ranks", "ranking"), [
+    ([1, 2, 3], ((0,), (1,), (2,))),
+    ([2, 1, 2], ((1,), (0, 2))),
+    ([4, 1, 1, 3], ((1, 2), (3,), (0,))),
+    (["2", "1", "1"], ((1, 2), (0,))),
+    ([1, 1, 1], ((0, 1, 2),)),
+])
+def test_ranks_become_best_to_worst_groups(ranks, ranking):
+    assert voting.ranking_from_ranks(ranks) == ranking
+    assert voting.ranking_from_ranks(voting.ranks_from_ranking(ranking, len(ranks))) == ranking
+
+
+def test_a_ranking_must_rank_every_pane():
+    with pytest.raises(InvalidVoteError, match="missing: B"):
+        voting.ranking_from_ranks([1, None, 2])
+
+
+def test_new_vote_checks_the_kind_against_the_turn():
+    two = stored([pane("a"), pane("b")])
+    assert voting.new_vote(two, "u", "a").turn_id == "t1"
+    with pytest.raises(InvalidVoteError):
+        voting.new_vote(two, "u", "ranking", ranking=((0,), (1,)))
+    three = stored([pane("a"), pane("b"), pane("c")])
+    with pytest.raises(InvalidVoteError):
+        voting.new_vote(three, "u", "a")
+    with pytest.raises(InvalidVoteError, match="single best"):
+        voting.new_vote(two, "u", "tie", gold_text="better")
+
+
+def test_blind_names_stay_hidden_until_this_battle_is_revealed():
+    panes = [pane("a"), pane("b")]
+    session = CompareSession(panes=panes, blind=True)
+    vs = stored(panes)
+    assert voting.blind_now(vs, session)
+    vs.revealed = tuple(panes)
+    assert not voting.blind_now(vs, session)
+    new_battle = CompareSession(panes=[pane("a"), pane("b")], blind=True)
+    assert voting.blind_now(vs, new_battle)
+    assert not voting.blind_now(VoteSession(), CompareSession(panes=panes, blind=False))
+
+
+def test_reveal_line_names_every_pane_in_display_order():
+    vs = stored([pane("zeta"), pane("alpha")])
+    assert voting.reveal_line(vs.record) == "Pane A was **Zeta** (`org/zeta`); Pane B was **Alpha** (`org/alpha`)"
+
+
+def test_winner_text_is_the_single_winners_original_reply():
+    vs = stored([pane("a", reply="from a"), pane("b", reply="from b")])
+    assert voting.winner_text(Vote("t1", "u", "b", ranking=((1,), (0,))), vs.record) == "from b"
+    assert voting.winner_text(Vote("t1", "u", "tie", ranking=((0, 1),)), vs.record) is None
+    assert voting.describe_vote(Vote("t1", "u", "b", gold_text="x")) == "B is better (with an edited reply)"
+
+
+def test_turn_record_keeps_each_panes_context_and_the_users_messages():
+    earlier = [Message("user", "q0"), Message("assistant", "a0")]
+    a = pane("a", system=None, history=earlier)
+    a.sent = (*earlier, Message("user", "q1"))
+    b = pane("b", system="", status="error", error="boom", reply="par")
+    b.metrics = PaneMetrics(ttft_s=0.1, total_s=2.0, tokens=3)
+    now = datetime(2025, 5, 1, 12, tzinfo=timezone.utc)
+    record = turn_record([a, b], ["m/a", "m/b"], session_id="s", user_id="u", mode="tools", blind=True, now=now,
+                         tools=({"type": "function"},))
+    assert [m.content for m in record.messages] == ["q0", "q1"]
+    pa, pb = record.panes
+    assert pa.system_prompt is None and pb.system_prompt == "" and pb.prompt_messages[0] == Message("system", "")
+    assert (pb.status, pb.error, pb.output, pb.model_id) == ("error", "boom", "par", "m/b")
+    assert pb.started_at == now - timedelta(seconds=2) and pb.finished_at == now
+    assert record.blind and record.tools == ({"type": "function"},) and record.pane_order == (0, 1)
+    assert pb.metrics is not b.metrics, "the record holds a copy, not the live pane's metrics"
+
+
+def test_form_filters_keep_whole_days_and_refuse_empty_ranges():
+    flt = vote_filter(since="2025-01-01", until="2025-01-01", modes=["chat"], backends=["b8"], blind_only=True)
+    assert (flt.until - flt.since).days == 1 and flt.modes == ("chat",) and flt.blind_only
+    assert vote_filter(since=" ", until="").since is None
+    with pytest.raises(ValueError, match="empty"):
+        vote_filter(since="2025-02-01", until="2025-01-01")
+    with pytest.raises(ValueError, match="neither a date"):
+        vote_filter(since="yesterday")
+
+
+def test_leaderboard_names_sides_by_backend_label_or_by_model():
+    rows = [{"backend_a": "b1", "backend_b": "b2", "model_a": "m", "model_b": "m", "winner": "model_a"}]
+    assert battle_outcomes(rows, "backend", {"b1": "One"}).values.tolist() == [["One", "b2", "model_a"]]
+    assert battle_outcomes(rows, "model", {}).values.tolist() == [["m", "m", "model_a"]]
+    board = pd.DataFrame({"rating": [1000.0], "lower": [990.0], "upper": [1012.0], "rank": [1], "battles": [4]},
+                         index=["One"])
+    assert board_table(board) == [[1, "One", 1000, "−10 / +12", 4]]
