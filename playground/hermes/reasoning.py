@@ -151,7 +151,7 @@ def partial_tag_suffix(text: str) -> int:
     return len(text) - start if _is_tag_prefix(text[start:]) else 0
 
 
-def _escape(content: str) -> str:
+def escape_prose(content: str) -> str:
     """HTML-escape prose so inner tags stay visible and cannot close ``<details>``;
     fenced code blocks are left raw (Markdown shows them literally anyway), and a fence
     still open (mid-stream) is closed so it cannot swallow the closing ``</details>``."""
@@ -187,6 +187,6 @@ def render_reasoning_markdown(sections: Sequence[Section], *, streaming: bool = 
         if not section.closed and streaming:
             title += " …"
         attr = "" if section.closed else " open"
-        body = _escape(content.strip("\n"))
+        body = escape_prose(content.strip("\n"))
         out.append(f"<details{attr}><summary>{title}</summary>\n\n{body}\n\n</details>")
     return "\n\n".join(out)

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
 
 from playground import turn
 from playground.backends.base import Backend
-from playground.backends.tgi import MAX_STOP_SEQUENCES
-from playground.hermes.chatml import ForgedTurnError, check_no_special_tokens
+from playground.backends.windows import ContextWindows
+from playground.hermes.builtin_tools import ToolContext, load_stock_table
+from playground.hermes.tool_loop import fill_tool_result
 from playground.settings import Settings
+from playground.turn_setup import SHARED, TurnChoices, TurnSetupError, continue_pane, start_turn
 from playground.types import CompareSession, PaneState, SamplingParams
-from playground.ui.panes import chat_messages, metrics_line
+from playground.ui.inspector import inspector_header, inspector_text
+from playground.ui.modes import (
+    MODES,
+    ModeAssets,
+    ModeWidgets,
+    SystemPromptWidgets,
+    build_modes,
+    build_system_prompt,
+    load_mode_assets,
+    system_value,
+    wire_modes,
+    wire_system_prompt,
+)
+from playground.ui.panes import chat_messages, pane_summary
 
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+Outputs = dict[Any, Any]
 
 
 @dataclass
@@ -26,8 +41,16 @@ class PaneWidgets:
 
     column: gr.Column
     backend: gr.Dropdown
+    own_system: gr.Checkbox
+    system: SystemPromptWidgets
     chatbot: gr.Chatbot
     metrics: gr.Markdown
+    tool_box: gr.Group
+    tool_result: gr.Textbox
+    tool_send: gr.Button
+    inspector: gr.Accordion
+    inspector_header: gr.Markdown
+    inspector_code: gr.Code
 
 
 @dataclass
@@ -37,7 +60,8 @@ class CompareWidgets:
     panes: list[PaneWidgets]
     n_panes: gr.Radio
     blind: gr.Checkbox
-    system_prompt: gr.Textbox
+    modes: ModeWidgets
+    system: SystemPromptWidgets
     sampling: list[gr.components.Component]
     message: gr.Textbox
     send: gr.Button
@@ -45,6 +69,8 @@ class CompareWidgets:
     regenerate: gr.Button
     clear: gr.Button
     state: gr.State
+    assets: ModeAssets
+    after_turn: gr.Column  # empty, right under the buttons: where voting goes
 
 
 def sampling_from_widgets(temperature: float, top_p: float, top_k: float, repetition_penalty: float,
@@ -69,27 +95,41 @@ def _sampling_widgets() -> list[gr.components.Component]:
     ]
 
 
-def build_compare(settings: Settings) -> CompareWidgets:
-    """Lay out the Compare tab inside the current Blocks context (no events wired)."""
+def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
+    name = f"Pane {chr(65 + i)}"
     choices = [(spec.label, spec.id) for spec in settings.backends]
     ids = [spec.id for spec in settings.backends]
+    with gr.Column(visible=i < 2, min_width=260, elem_classes=["pane"]) as column:
+        backend = gr.Dropdown(choices, value=ids[i % len(ids)] if ids else None, label=name,
+                              elem_id=f"pane-{i}-backend")
+        with gr.Accordion("System prompt for this pane", open=False, elem_id=f"pane-{i}-system-box"):
+            own = gr.Checkbox(False, label="Use its own system prompt instead of the shared one",
+                              elem_id=f"pane-{i}-own-system")
+            system = build_system_prompt(assets, f"{name} system prompt", f"pane-{i}-system")
+        chatbot = gr.Chatbot(label=name, height=460, elem_id=f"pane-{i}-chat", buttons=["copy"],
+                             feedback_options=None)
+        metrics = gr.Markdown("", elem_id=f"pane-{i}-metrics")
+        with gr.Group(visible=False) as tool_box:
+            tool_result = gr.Textbox(lines=3, label="Tool result", elem_id=f"pane-{i}-tool-result",
+                                     placeholder="The tool's result: JSON, or plain text")
+            tool_send = gr.Button("Return result to the model", size="sm", elem_id=f"pane-{i}-tool-send")
+        with gr.Accordion("Prompt inspector", open=False, elem_id=f"pane-{i}-inspector") as inspector:
+            header = gr.Markdown(elem_id=f"pane-{i}-inspector-header")
+            code = gr.Code(language=None, label="Sent", elem_id=f"pane-{i}-inspector-code", max_lines=30)
+    return PaneWidgets(column, backend, own, system, chatbot, metrics, tool_box, tool_result, tool_send,
+                       inspector, header, code)
+
+
+def build_compare(settings: Settings) -> CompareWidgets:
+    """Lay out the Compare tab inside the current Blocks context (no events wired)."""
+    assets = load_mode_assets(settings.assets_dir)
     with gr.Row():
         n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=200)
         blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
                             elem_id="blind", scale=0, min_width=300)
-    panes = []
+        mode_row = gr.Column(scale=1)
     with gr.Row(equal_height=False):
-        for i in range(settings.max_panes):
-            with gr.Column(visible=i < 2, min_width=260, elem_classes=["pane"]) as column:
-                backend = gr.Dropdown(choices, value=ids[i % len(ids)] if ids else None,
-                                      label=f"Pane {chr(65 + i)}", elem_id=f"pane-{i}-backend")
-                chatbot = gr.Chatbot(label=f"Pane {chr(65 + i)}", height=460, elem_id=f"pane-{i}-chat",
-                                     buttons=["copy"], feedback_options=None)
-                metrics = gr.Markdown("", elem_id=f"pane-{i}-metrics")
-            panes.append(PaneWidgets(column, backend, chatbot, metrics))
-    system_prompt = gr.Textbox(DEFAULT_SYSTEM_PROMPT, lines=3, label="System prompt", elem_id="system-prompt")
-    with gr.Accordion("Sampling (Nous reference defaults)", open=False):
-        sampling = _sampling_widgets()
+        panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
     with gr.Row():
         message = gr.Textbox(placeholder="Message all panes…", lines=2, show_label=False, scale=5,
                              elem_id="message")
@@ -99,14 +139,16 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Row():
         regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate")
         clear = gr.Button("Clear", size="sm", elem_id="clear")
-    return CompareWidgets(panes, n_panes, blind, system_prompt, sampling, message, send, stop, regenerate, clear,
-                          gr.State(CompareSession()))
-
-
-def _pane_outputs(panes: list[PaneState], widget_count: int) -> list[Any]:
-    chats = [chat_messages(p) for p in panes] + [[] for _ in range(widget_count - len(panes))]
-    lines = [metrics_line(p.metrics, p.status) for p in panes] + ["" for _ in range(widget_count - len(panes))]
-    return [*chats, *lines]
+    after_turn = gr.Column()
+    with gr.Accordion("System prompt", open=True):
+        system = build_system_prompt(assets, "System prompt", "system-prompt")
+    with mode_row:
+        mode = gr.Radio(list(MODES), value="Chat", label="Mode", elem_id="mode")
+    modes = build_modes(assets, mode)
+    with gr.Accordion("Sampling (Nous reference defaults)", open=False):
+        sampling = _sampling_widgets()
+    return CompareWidgets(panes, n_panes, blind, modes, system, sampling, message, send, stop, regenerate,
+                          clear, gr.State(CompareSession()), assets, after_turn)
 
 
 def blind_assignment(settings: Settings, n: int, rng: random.Random) -> list[str]:
@@ -136,83 +178,171 @@ class TurnEvents:
     clear: Any
 
 
+class CompareView:
+    """Pane states -> widget updates for the Compare tab (``live`` while streaming, ``full`` otherwise)."""
+
+    def __init__(self, w: CompareWidgets, settings: Settings) -> None:
+        self.w, self.settings = w, settings
+
+    def live(self, session: CompareSession) -> Outputs:
+        """What changes while tokens stream: chats, summaries, the state."""
+        out: Outputs = {self.w.state: session}
+        for i, widgets in enumerate(self.w.panes):
+            pane = session.panes[i] if i < len(session.panes) else None
+            out[widgets.chatbot] = chat_messages(pane) if pane else []
+            out[widgets.metrics] = pane_summary(pane) if pane else ""
+        return out
+
+    def full(self, session: CompareSession, clear_tool_results: bool = False) -> Outputs:
+        """Everything: also tool-result boxes (emptied if asked) and the prompt inspector."""
+        out = self.live(session)
+        for i, widgets in enumerate(self.w.panes):
+            pane = session.panes[i] if i < len(session.panes) else None
+            step = turn.awaiting_tool(pane) if pane else None
+            out[widgets.tool_box] = gr.Group(visible=step is not None)
+            label = f"Result of {step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})" \
+                if step else "Tool result"
+            out[widgets.tool_result] = gr.Textbox(label=label, **({"value": ""} if clear_tool_results else {}))
+            spec = self.settings.backend(pane.backend_id) if pane else None
+            out[widgets.inspector_header] = inspector_header(pane, spec) if pane and spec else ""
+            out[widgets.inspector_code] = inspector_text(pane, spec) if pane and spec else ""
+        return out
+
+    def outputs(self) -> list[Any]:
+        """Every component a turn event may update."""
+        return [self.w.state, *(c for p in self.w.panes for c in (p.chatbot, p.metrics, p.tool_box, p.tool_result,
+                                                                      p.inspector_header, p.inspector_code))]
+
+
 def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend]) -> TurnEvents:
     """Attach the Compare tab's events; returns them so voting can follow a turn."""
     count = len(w.panes)
-    outputs = [*(p.chatbot for p in w.panes), *(p.metrics for p in w.panes), w.state]
+    view = CompareView(w, settings)
+    windows = ContextWindows(backends)
+    tool_context = ToolContext(stocks=load_stock_table(settings.assets_dir / "tools" / "stock_fundamentals.csv"))
+    wire_system_prompt(w.system, w.assets)
+    for pane in w.panes:
+        wire_system_prompt(pane.system, w.assets)
+    wire_modes(w.modes, w.system, w.assets)
 
-    async def stream_turn(session: CompareSession, text: str, system: str) -> AsyncIterator[list[Any]]:
-        jobs = []
-        for pane in session.panes:
-            messages = turn.conversation(pane, system, text)
-            turn.begin(pane, text, system, messages)
-            jobs.append(turn.PaneJob(backends[pane.backend_id], tuple(messages), session.sampling))
-        yield [*_pane_outputs(session.panes, count), session]
-        async for _ in turn.run_turn(jobs, session.panes):
-            yield [*_pane_outputs(session.panes, count), session]
+    def choices_from(values: Mapping[Any, Any]) -> TurnChoices:
+        own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
+                    else SHARED for p in w.panes)
+        return TurnChoices(
+            mode=MODES[values[w.modes.mode]], sampling=sampling_from_widgets(*(values[c] for c in w.sampling)),
+            system=system_value(values[w.system.no_system], values[w.system.text]), pane_systems=own,
+            tools_text=values[w.modes.tools], schema_text=values[w.modes.schema],
+            grammar=bool(values[w.modes.grammar]), max_depth=int(values[w.modes.max_depth]))
 
-    def validated(text: str, system: str, n: int, backend_ids: list[str]) -> None:
+    async def stream(session: CompareSession, jobs: Sequence[turn.PaneJob], panes: Sequence[PaneState]
+                     ) -> AsyncIterator[Outputs]:
+        yield view.full(session)
+        async for _ in turn.run_turn(jobs, panes, windows):
+            yield view.live(session)
+        yield view.full(session)
+
+    async def send(values: dict[Any, Any]) -> AsyncIterator[Outputs]:
+        session: CompareSession = values[w.state]
+        n, blind = int(values[w.n_panes]), bool(values[w.blind])
         if not settings.backends:
             raise gr.Error("No backend is configured: see the setup help at the top of the page.")
-        if not text.strip():
-            raise gr.Error("Type a message first.")
-        if any(b is None for b in backend_ids[:n]):
-            raise gr.Error("Choose a backend for every pane.")
-        try:
-            check_no_special_tokens(text)
-            check_no_special_tokens(system)
-        except ForgedTurnError as exc:
-            raise gr.Error(str(exc)) from None
-
-    async def send(text: str, system: str, n: int, blind: bool, *rest: Any) -> AsyncIterator[list[Any]]:
-        sampling, backend_ids, session = rest[:7], list(rest[7:7 + count]), rest[-1]
-        validated(text, system, int(n), backend_ids)
-        panes = session.panes
-        if blind and (len(panes) != int(n) or not panes[0].transcript):  # a new battle: models chosen here
-            backend_ids = blind_assignment(settings, int(n), random.SystemRandom())
+        backend_ids = [values[p.backend] for p in w.panes][:n]
+        if blind and (len(session.panes) != n or not session.panes[0].transcript):  # a new battle
+            backend_ids = blind_assignment(settings, n, random.SystemRandom())
         elif blind:  # a battle goes on with the same hidden models
-            backend_ids = [pane.backend_id for pane in panes]
-        params = sampling_from_widgets(*sampling)
-        if len(params.stop) > MAX_STOP_SEQUENCES:
-            raise gr.Error(f"{len(params.stop)} stop sequences given; TGI accepts at most {MAX_STOP_SEQUENCES}.")
-        session.panes = _panes_for(panes, backend_ids[: int(n)], settings)
-        session.sampling, session.blind = params, bool(blind)
-        async for update in stream_turn(session, text, system):
-            yield [*update, ""]
-
-    async def regenerate(system: str, n: int, *rest: Any) -> AsyncIterator[list[Any]]:
-        sampling, session = rest[:7], rest[-1]
-        if not session.panes or not session.panes[0].transcript:
-            raise gr.Error("Nothing to regenerate yet.")
-        text = session.panes[0].transcript[-1].user
-        for pane in session.panes:
-            if pane.transcript:
-                turn.drop_last_exchange(pane)
-        session.sampling = sampling_from_widgets(*sampling)
-        async for update in stream_turn(session, text, system):
+            backend_ids = [pane.backend_id for pane in session.panes]
+        if any(b is None for b in backend_ids):
+            raise gr.Error("Choose a backend for every pane.")
+        previous = session.panes
+        session.panes = _panes_for(previous, backend_ids, settings)
+        session.blind = blind
+        try:
+            jobs = start_turn(session, choices_from(values), values[w.message], backends, tool_context)
+        except TurnSetupError as exc:
+            session.panes = previous
+            raise gr.Error(str(exc)) from None
+        first = True
+        async for update in stream(session, jobs, session.panes):
+            if first:
+                update[w.message], first = "", False
             yield update
 
-    def stop(session: CompareSession) -> list[Any]:
-        turn.stop(session.panes)
-        return [*_pane_outputs(session.panes, count), session]
+    async def regenerate(values: dict[Any, Any]) -> AsyncIterator[Outputs]:
+        session: CompareSession = values[w.state]
+        if not session.panes or not session.panes[0].transcript or any(p.status == "tool_input"
+                                                                        for p in session.panes):
+            raise gr.Error("Nothing to regenerate yet (or a pane still waits for a tool result).")
+        dropped = [(pane.transcript[-1], pane.history) for pane in session.panes]
+        text = [turn.drop_last_exchange(pane) for pane in session.panes][0]
+        try:
+            jobs = start_turn(session, choices_from(values), text, backends, tool_context)
+        except TurnSetupError as exc:
+            for pane, (exchange, history) in zip(session.panes, dropped):
+                pane.transcript.append(exchange)
+                pane.history = history
+            raise gr.Error(str(exc)) from None
+        async for update in stream(session, jobs, session.panes):
+            yield update
 
-    def clear() -> list[Any]:
-        return [*_pane_outputs([], count), CompareSession()]
+    def tool_result_handler(index: int) -> Any:
+        async def return_result(text: str, session: CompareSession) -> AsyncIterator[Outputs]:
+            pane = session.panes[index] if index < len(session.panes) else None
+            if pane is None or turn.awaiting_tool(pane) is None:
+                raise gr.Error("This pane is not waiting for a tool result.")
+            pane.tool_steps = fill_tool_result(pane.tool_steps, text)
+            if turn.awaiting_tool(pane) is not None:  # more calls of this round still wait
+                yield view.full(session, clear_tool_results=True)
+                return
+            job = continue_pane(pane, session, backends[pane.backend_id], tool_context)
+            first = True
+            async for update in stream(session, [job], [pane]):
+                if first:
+                    update, first = {**update, **view.full(session, clear_tool_results=True)}, False
+                yield update
+
+        return_result.__name__ = f"return_tool_result_{index}"
+        return return_result
+
+    async def inspect(session: CompareSession) -> Outputs:
+        session.inspect = True
+        for pane in session.panes:
+            request = pane.last_request
+            if request is not None and pane.budget is not None and pane.budget.source != "tokenize":
+                counted = await backends[pane.backend_id].count_tokens(request)
+                if counted is not None:
+                    pane.budget = replace(pane.budget, prompt_tokens=counted, source="tokenize")
+        return view.full(session)
+
+    def stop(session: CompareSession) -> Outputs:
+        turn.stop(session.panes)
+        return view.full(session)
+
+    def clear() -> Outputs:
+        return view.full(CompareSession())
 
     def show_panes(n: int) -> list[Any]:
         return [gr.Column(visible=i < int(n)) for i in range(count)]
 
     def toggle_blind(blind: bool) -> list[Any]:
-        return [gr.Dropdown(visible=not blind) for _ in range(count)] + [*_pane_outputs([], count), CompareSession()]
+        return [gr.Dropdown(visible=not blind) for _ in range(count)]
 
-    backend_inputs = [p.backend for p in w.panes]
-    send_inputs = [w.message, w.system_prompt, w.n_panes, w.blind, *w.sampling, *backend_inputs, w.state]
-    send_event = w.send.click(send, send_inputs, [*outputs, w.message])
-    submit_event = w.message.submit(send, send_inputs, [*outputs, w.message])
-    regen_event = w.regenerate.click(regenerate, [w.system_prompt, w.n_panes, *w.sampling, w.state], outputs)
-    turn_events = [send_event, submit_event, regen_event]
+    outputs = view.outputs()
+    modes = w.modes
+    inputs = {w.message, w.n_panes, w.blind, w.state, *w.sampling, w.system.no_system, w.system.text, modes.mode,
+              modes.tools, modes.schema, modes.grammar, modes.max_depth,
+              *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
+    send_event = w.send.click(send, inputs, [*outputs, w.message], api_name="send")
+    submit_event = w.message.submit(send, inputs, [*outputs, w.message], api_name=False)
+    regen_event = w.regenerate.click(regenerate, inputs, outputs, api_name="regenerate")
+    tool_events = [p.tool_send.click(tool_result_handler(i), [p.tool_result, w.state], outputs)
+                   for i, p in enumerate(w.panes)]
+    turn_events = [send_event, submit_event, regen_event, *tool_events]
     stop_event = w.stop.click(stop, [w.state], outputs, cancels=turn_events, queue=False)
     clear_event = w.clear.click(clear, None, outputs, cancels=turn_events, queue=False)
+    for p in w.panes:
+        p.inspector.expand(inspect, [w.state], outputs)
     w.n_panes.change(show_panes, w.n_panes, [p.column for p in w.panes], queue=False)
-    w.blind.change(toggle_blind, w.blind, [*backend_inputs, *outputs], cancels=turn_events, queue=False)
+    blind_event = w.blind.change(toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
+                                 queue=False)
+    blind_event.then(clear, None, outputs, queue=False)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event)
