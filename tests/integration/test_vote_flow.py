@@ -15,19 +15,9 @@ from playground.store.db import Store, VoteFilter, get_turn, iter_votes_with_tur
 from playground.types import TurnRecord
 from tests.support.app_process import running_app
 from tests.support.gradio_api import GradioApi
+from tests.support.replies import echo
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
-
-
-def last_user(prompt: str) -> str:
-    """The last user message of a raw ChatML prompt."""
-    return prompt.rsplit("<|im_start|>user\n", 1)[1].split("<|im_end|>", 1)[0]
-
-
-def echo(name: str) -> Behavior:
-    """A server whose reply names itself and the question it answers."""
-    return Behavior(text=lambda prompt: f"{name} answers: {last_user(prompt)}")
-
 
 NAMES = ("alpha", "beta", "gamma", "broken")
 
