@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import gradio as gr
 
@@ -11,7 +12,7 @@ from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import open_space_vote_log
-from playground.ui.backends import SETUP_HELP, build_backends_tab, probe_all
+from playground.ui.backends import build_backends_tab, build_setup_help, probe_all
 from playground.ui.compare import build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.leaderboard import build_leaderboard_tab
@@ -30,24 +31,24 @@ def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
     hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare Hermes 3 and other ChatML models side by side.")
-        if not settings.backends:
-            gr.Markdown(SETUP_HELP, elem_id="setup-help")
+        help_box = build_setup_help(settings)
         with gr.Tab("Compare"):
             compare = build_compare(settings)
-            vote = build_vote(settings)
+            with compare.after_turn:
+                vote = build_vote(settings)
         with gr.Tab("Data") as data_tab:
             build_data_tab(settings, store, data_tab)
         with gr.Tab("Leaderboard") as leaderboard_tab:
             build_leaderboard_tab(settings, store, leaderboard_tab)
         with gr.Tab("Backends"):
-            table, _ = build_backends_tab(settings, backends)
+            table = build_backends_tab(settings, backends, help_box)
         turn_events = wire_compare(compare, settings, backends)
         wire_vote(vote, compare, turn_events, store, settings, backends, hub_log)
 
-        async def load_table() -> list[list[object]]:
+        async def load_table() -> tuple[list[list[object]], Any]:
             return await probe_all(settings, backends)
 
-        demo.load(load_table, None, table)
+        demo.load(load_table, None, [table, help_box])
     demo.queue(default_concurrency_limit=settings.concurrency_limit)
     return demo
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import gradio as gr
@@ -15,7 +16,6 @@ from playground.types import BackendInfo, BackendSpec
 COLUMNS = ["Backend", "Kind", "URL", "Health", "Model id", "Context window", "Latency (ms)", "Problem"]
 
 SETUP_HELP = """\
-### No backend is configured yet
 Start a Text Generation Inference server for a Hermes model (one GPU is enough for 3B/8B):
 
 ```bash
@@ -49,19 +49,38 @@ def info_row(spec: BackendSpec, info: BackendInfo) -> list[object]:
             round(info.latency_ms, 1) if info.latency_ms is not None else "", info.error or ""]
 
 
-async def probe_all(settings: Settings, backends: Mapping[str, Backend]) -> list[list[object]]:
-    """Probe every backend concurrently."""
+def setup_help(settings: Settings, infos: Sequence[BackendInfo] = ()) -> str:
+    """How to start a server, headed by why it is shown: nothing configured, or nothing answers."""
+    if not settings.backends:
+        return "### No backend is configured yet\n" + SETUP_HELP
+    if infos and not any(info.healthy for info in infos):
+        down = "\n".join(f"- **{spec.label}**: {info.error}" for spec, info in zip(settings.backends, infos))
+        return f"### None of the configured backends answers\n{down}\n\n{SETUP_HELP}"
+    return ""
+
+
+async def probe_all(settings: Settings, backends: Mapping[str, Backend]) -> tuple[list[list[object]], Any]:
+    """Probe every backend concurrently: the table rows, and the setup help (shown if none answers)."""
     infos = await asyncio.gather(*(backends[s.id].info() for s in settings.backends))
-    return [info_row(spec, info) for spec, info in zip(settings.backends, infos)]
+    help_text = setup_help(settings, infos)
+    rows = [info_row(spec, info) for spec, info in zip(settings.backends, infos)]
+    return rows, gr.Markdown(help_text, visible=bool(help_text))
 
 
-def build_backends_tab(settings: Settings, backends: Mapping[str, Backend]) -> tuple[gr.Dataframe, gr.Button]:
-    """Lay out the Backends tab and wire its refresh button; returns (table, refresh)."""
+def build_setup_help(settings: Settings) -> gr.Markdown:
+    """The setup help, visible from the start when no backend is configured."""
+    text = setup_help(settings)
+    return gr.Markdown(text, visible=bool(text), elem_id="setup-help")
+
+
+def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown
+                       ) -> gr.Dataframe:
+    """Lay out the Backends tab; the table and the setup help refresh on load and on demand."""
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="backends-table", wrap=True)
     refresh = gr.Button("Refresh", size="sm", elem_id="backends-refresh")
 
-    async def refresh_table() -> list[list[object]]:
+    async def refresh_table() -> tuple[list[list[object]], Any]:
         return await probe_all(settings, backends)
 
-    refresh.click(refresh_table, None, table)
-    return table, refresh
+    refresh.click(refresh_table, None, [table, help_box])
+    return table

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.app_process import running_app
+from tests.support.app_process import free_port, running_app
 from tests.support.tgi_protocol import Behavior
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -108,3 +108,16 @@ def test_with_no_backend_the_page_explains_how_to_start_one(page: Page, tmp_path
         help_box = page.locator("#setup-help")
         expect(help_box).to_contain_text("text-generation-inference")
         expect(help_box).to_contain_text("HERMES_8B_URL=http://127.0.0.1:8080 python app.py")
+
+
+def test_with_no_backend_answering_the_page_says_which_and_how_to_start_one(page: Page, tmp_path):
+    empty = tmp_path / "none.toml"
+    empty.write_text("", encoding="utf-8")
+    dead = f"http://127.0.0.1:{free_port()}"
+    with running_app(["--backends-file", str(empty), "--backend", f"Gone={dead}"]) as (url, _):
+        page.goto(url)
+        help_box = page.locator("#setup-help")
+        expect(help_box).to_contain_text("None of the configured backends answers", timeout=10_000)
+        expect(help_box).to_contain_text("Gone")
+        expect(help_box).to_contain_text("Cannot connect")
+        expect(help_box).to_contain_text("text-generation-inference")
