@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -11,7 +12,7 @@ from playground import voting
 from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
 from playground.turn_record import is_finished, not_votable_reason, turn_record
-from playground.types import CompareSession, Message, PaneMetrics, PaneState, TurnRecord, Vote
+from playground.types import CompareSession, Message, PaneMetrics, PaneState, Vote
 from playground.ui.leaderboard import battle_outcomes, board_table
 from playground.voting import VoteSession
 
@@ -23,7 +24,7 @@ def pane(backend: str, reply: str = "ok", status: str = "done", system: str | No
 
 def stored(panes: list[PaneState], turn_id: str = "t1") -> VoteSession:
     record = turn_record(panes, [f"org/{p.backend_id}" for p in panes], session_id="s", user_id="u")
-    return VoteSession(record=TurnRecord(**{**record.__dict__, "id": turn_id}), marker=voting.turn_marker(panes))
+    return VoteSession(record=replace(record, id=turn_id), marker=voting.turn_marker(panes))
 
 
 def test_a_turn_is_identified_by_its_pane_objects_not_by_equal_values():
