@@ -74,6 +74,14 @@ async def inference_client(spec: BackendSpec, http: httpx2.AsyncClient) -> Async
         await client.close()
 
 
+# huggingface_hub's text-generation errors and the TGI error_type each one stands for.
+_HUB_ERROR_TYPES: tuple[tuple[type[TextGenerationError], str], ...] = (
+    (OverloadedError, "overloaded"), (ValidationError, "validation"),
+    (IncompleteGenerationError, "incomplete_generation"), (GenerationError, "generation"),
+    (TextGenerationError, "unknown"),
+)
+
+
 def to_backend_error(exc: BaseException, spec: BackendSpec) -> e.BackendError:
     """Map a hub / httpx exception to a typed ``BackendError`` that says what to do."""
     where = f"{spec.label} ({spec.base_url})"
@@ -85,20 +93,13 @@ def to_backend_error(exc: BaseException, spec: BackendSpec) -> e.BackendError:
         status = exc.args[0].get("http_status_code")  # chat streams put errors in {"message", "http_status_code"}
         cls, hint = _STATUS_ERRORS.get(status, (e.BackendUnhealthy, _STATUS_ERRORS[500][1]))
         return cls(f"{where}: {exc.args[0].get('message', exc)}", hint)
-    if isinstance(exc, OverloadedError):
-        return e.BackendOverloaded(f"{where} is overloaded: {exc}", _STATUS_ERRORS[429][1])
-    if isinstance(exc, ValidationError):
-        return e.BackendRejected(f"{where} rejected the request: {exc}", _STATUS_ERRORS[422][1])
-    if isinstance(exc, IncompleteGenerationError):
-        return e.StreamIncomplete(f"{where} stopped before finishing: {exc}", "Try again.")
-    if isinstance(exc, GenerationError | TextGenerationError):
-        return e.BackendUnhealthy(f"{where} failed while generating: {exc}", _STATUS_ERRORS[500][1])
+    for hub_class, error_type in _HUB_ERROR_TYPES:
+        if isinstance(exc, hub_class):
+            return event_error(spec, str(exc), error_type)
     if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException):
         return e.BackendTimeout(f"{where} sent nothing for too long.", "The server may be overloaded or stuck; check it, or raise the timeout.")
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        cls, hint = _STATUS_ERRORS.get(status, (e.BackendError, "Check the server's logs."))
-        return cls(f"{where} answered HTTP {status}: {_error_body(exc.response) or _first_line(exc)}", hint)
+        return _status_error(spec, exc.response.status_code, _error_body(exc.response) or _first_line(exc))
     if isinstance(exc, httpx2.ConnectError):
         return e.BackendUnreachable(f"Cannot connect to {where}: {exc or 'connection refused'}.",
                                     "Is the server running, and is the URL right?")
@@ -107,6 +108,33 @@ def to_backend_error(exc: BaseException, spec: BackendSpec) -> e.BackendError:
     if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
         return e.BackendUnreachable(f"{where}: invalid URL ({exc}).", "Use http(s)://host:port.")
     return e.BackendError(f"{where}: {type(exc).__name__}: {exc}", "Check the server's logs.")
+
+
+def event_error(spec: BackendSpec, message: str, error_type: str | None) -> e.BackendError:
+    """The typed error for TGI's ``{"error", "error_type"}`` (an in-stream event, PROTOCOLS.md §5.3)."""
+    where = f"{spec.label} ({spec.base_url})"
+    if error_type == "overloaded":
+        return e.BackendOverloaded(f"{where} is overloaded: {message}", _STATUS_ERRORS[429][1])
+    if error_type == "validation":
+        return e.BackendRejected(f"{where} rejected the request: {message}", _STATUS_ERRORS[422][1])
+    if error_type == "incomplete_generation":
+        return e.StreamIncomplete(f"{where} stopped before finishing: {message}", "Try again.")
+    return e.BackendUnhealthy(f"{where} failed while generating: {message}", _STATUS_ERRORS[500][1])
+
+
+async def status_error(response: httpx2.Response, spec: BackendSpec) -> e.BackendError:
+    """The typed error for an HTTP error answer, with the server's own message when it sent one."""
+    try:
+        await response.aread()
+    except httpx2.HTTPError:
+        pass
+    detail = _error_body(response) or f"{response.status_code} {response.reason_phrase}".strip()
+    return _status_error(spec, response.status_code, detail)
+
+
+def _status_error(spec: BackendSpec, status: int, detail: str) -> e.BackendError:
+    cls, hint = _STATUS_ERRORS.get(status, (e.BackendError, "Check the server's logs."))
+    return cls(f"{spec.label} ({spec.base_url}) answered HTTP {status}: {detail}", hint)
 
 
 async def read_error_body(exc: BaseException) -> None:

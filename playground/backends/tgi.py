@@ -1,19 +1,28 @@
-"""TGI backends: raw ChatML through ``AsyncInferenceClient.text_generation`` (PROTOCOLS.md §5)."""
+"""TGI backends: raw ChatML streamed from ``/generate_stream`` (PROTOCOLS.md §5).
+
+The stream is read with a lean ``data:``-line reader on the backend's pooled ``httpx2`` client
+rather than ``AsyncInferenceClient.text_generation``: under load the hub client's per-token
+parsing was the largest cost of the app's backend side (benchmarks/README: the profile), and
+it never returns a streamed connection to the pool. Errors keep the hub path's types and words.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from playground.backends import errors as e
 from playground.backends.http import (
+    event_error,
     get_json,
-    inference_client,
     make_http_client,
     probe,
-    read_error_body,
+    status_error,
     to_backend_error,
 )
+from playground.backends.sse import data_lines, drain
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -25,6 +34,7 @@ from playground.types import (
 )
 
 MAX_STOP_SEQUENCES = 4  # TGI's default --max-stop-sequences
+DRAIN_S = 0.25  # after the final event, how long to wait for the body's end so the connection is reused
 
 
 def tgi_parameters(params: SamplingParams) -> dict[str, Any]:
@@ -54,6 +64,49 @@ def tgi_parameters(params: SamplingParams) -> dict[str, Any]:
     return out
 
 
+def tgi_body_parameters(request: GenerationRequest) -> dict[str, Any]:
+    """The ``parameters`` object sent: set values only, ``details`` on (the final event's finish reason).
+
+    >>> tgi_body_parameters(GenerationRequest("p", (), SamplingParams(temperature=0.0)))
+    {'do_sample': False, 'max_new_tokens': 750, 'repetition_penalty': 1.1, 'details': True}
+    """
+    out = {k: v for k, v in tgi_parameters(request.params).items() if v is not None}
+    out["details"] = True
+    if request.grammar is not None:
+        out["grammar"] = request.grammar
+    return out
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """One ``/generate_stream`` event: the token text to show (if any) and the end (if final)."""
+
+    text: str | None
+    end: EndEvent | None
+
+
+def parse_event(data: bytes, spec: BackendSpec) -> ParsedEvent | None:
+    """Decode one ``data:`` payload; ``None`` for ``[DONE]`` (not TGI's, but it ends a stream).
+
+    Raises:
+        BackendError: the event is TGI's ``{"error", "error_type"}``.
+        ValueError: the payload is not JSON.
+
+    >>> parse_event(b' {"token": {"text": " hi", "special": false}, "details": null}', None)
+    ParsedEvent(text=' hi', end=None)
+    """
+    if data.strip() == b"[DONE]":
+        return None
+    payload = json.loads(data)
+    if payload.get("error") is not None:
+        raise event_error(spec, payload["error"], payload.get("error_type"))
+    token = payload.get("token") or {}
+    text = token.get("text") if not token.get("special") else None
+    details = payload.get("details")
+    end = EndEvent(details.get("finish_reason"), details.get("generated_tokens")) if details is not None else None
+    return ParsedEvent(text or None, end)
+
+
 class TGIBackend:
     """A Text Generation Inference server, fed the exact ChatML text the inspector shows."""
 
@@ -65,23 +118,29 @@ class TGIBackend:
         """Stream ``request.prompt``; see ``Backend.stream``.
 
         Raises:
-            BackendError: a typed subclass for every failure, including a stream that ends
-                without TGI's final event.
+            BackendError: a typed subclass for every failure: HTTP errors, an error event after
+                HTTP 200, a dropped connection, and a stream that ends without TGI's final event.
         """
-        parameters = tgi_parameters(request.params)
-        async with inference_client(self.spec, self._http) as client:
-            try:
-                events = await client.text_generation(request.prompt, stream=True, details=True,
-                                                      grammar=request.grammar, **parameters)
-                async for event in events:
-                    if event.token.text and not event.token.special:
-                        yield TokenEvent(event.token.text)
-                    if event.details is not None:
-                        yield EndEvent(event.details.finish_reason, event.details.generated_tokens)
+        body = {"inputs": request.prompt, "parameters": tgi_body_parameters(request)}
+        try:
+            async with self._http.stream("POST", f"{self.spec.base_url}/generate_stream", json=body) as response:
+                if response.status_code >= 400:
+                    raise await status_error(response, self.spec)
+                lines = data_lines(response.aiter_bytes())
+                async for data in lines:
+                    event = parse_event(data, self.spec)
+                    if event is None:
+                        break
+                    if event.text is not None:
+                        yield TokenEvent(event.text)
+                    if event.end is not None:
+                        yield event.end
+                        await drain(lines, DRAIN_S)
                         return
-            except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
-                await read_error_body(exc)
-                raise to_backend_error(exc, self.spec) from exc
+        except e.BackendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
+            raise to_backend_error(exc, self.spec) from exc
         raise e.StreamIncomplete(f"{self.spec.label} ended the stream without its final event.",
                                  "The server may have restarted; try again.")
 
