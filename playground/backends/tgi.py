@@ -8,10 +8,11 @@ it never returns a streamed connection to the pool. Errors keep the hub path's t
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from playground.backends import errors as e
 from playground.backends.http import (
@@ -97,7 +98,7 @@ def parse_event(data: bytes, spec: BackendSpec) -> ParsedEvent | None:
     """
     if data.strip() == b"[DONE]":
         return None
-    payload = json.loads(data)
+    payload = orjson.loads(data)
     if payload.get("error") is not None:
         raise event_error(spec, payload["error"], payload.get("error_type"))
     token = payload.get("token") or {}
