@@ -70,6 +70,20 @@ def blind_now(vs: VoteSession, session: CompareSession) -> bool:
     return session.blind and not battle_revealed(vs, session.panes)
 
 
+def cast_blind(vs: VoteSession, session: CompareSession, kind: VoteKind, ranking: Ranking | None = None) -> bool:
+    """Is this vote cast blind? Names hidden now, or the same judgement as a vote cast while they were.
+
+    Voting reveals the names, so a repeated click or a gold edit of a blind vote stays blind,
+    while a changed mind after the reveal is not blind any more.
+    """
+    if blind_now(vs, session):
+        return True
+    if vs.vote is None or vs.record is None or not vs.vote.blind:
+        return False
+    positions = [p.position for p in vs.record.panes]
+    return vote_ranking(Vote(vs.record.id, "", kind, ranking=ranking), positions) == vs.vote.ranking
+
+
 def vote_problem(vs: VoteSession, panes: Sequence[PaneState]) -> str | None:
     """Why a vote cannot be cast right now, or ``None``.
 

@@ -99,7 +99,7 @@ def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[An
     gold = voting.winner_text(vs.vote, vs.record) if votable else None
     gold_value = (vs.vote.gold_text if vs.vote and vs.vote.gold_text is not None else gold) or ""
     if session.blind and panes:
-        revealed = current and voting.battle_revealed(vs, panes) and vs.record is not None
+        revealed = current and voting.battle_revealed(vs, panes)
         reveal = (voting.reveal_line(vs.record) if revealed and vs.record else
                   "🙈 Blind battle: the models' names are hidden until you vote.")
     else:
@@ -180,7 +180,8 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
             raise gr.Error(problem)
         try:
             vote = voting.new_vote(vs, voting.user_id_for(request.username, request.session_hash), kind,
-                                   ranking=ranking, gold_text=gold_text, blind=voting.blind_now(vs, session))
+                                   ranking=ranking, gold_text=gold_text,
+                                   blind=voting.cast_blind(vs, session, kind, ranking))
             stored = record_vote(store, vote)  # returns only after the commit
         except (StoreError, SQLAlchemyError) as exc:
             raise gr.Error(f"Your vote was not saved: {exc}") from None

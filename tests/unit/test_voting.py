@@ -94,6 +94,19 @@ def test_blind_names_stay_hidden_until_this_battle_is_revealed():
     assert not voting.blind_now(VoteSession(), CompareSession(panes=panes, blind=False))
 
 
+def test_repeating_or_editing_a_blind_vote_stays_blind_but_a_changed_mind_does_not():
+    panes = [pane("a"), pane("b")]
+    session = CompareSession(panes=panes, blind=True)
+    vs = stored(panes)
+    assert voting.cast_blind(vs, session, "a")
+    vs.vote, vs.revealed = Vote("t1", "u", "a", ranking=((0,), (1,)), blind=True), tuple(panes)
+    assert voting.cast_blind(vs, session, "a")  # a second click, or a gold edit of the same choice
+    assert not voting.cast_blind(vs, session, "b")  # decided with the names known
+    open_vs = stored(panes)
+    open_vs.vote = Vote("t1", "u", "a", ranking=((0,), (1,)))
+    assert not voting.cast_blind(open_vs, CompareSession(panes=panes, blind=False), "a")
+
+
 def test_reveal_line_names_every_pane_in_display_order():
     vs = stored([pane("zeta"), pane("alpha")])
     assert voting.reveal_line(vs.record) == "Pane A was **Zeta** (`org/zeta`); Pane B was **Alpha** (`org/alpha`)"
