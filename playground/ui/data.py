@@ -83,7 +83,7 @@ def build_data_tab(settings: Settings, store: Store, tab: gr.Tab) -> None:
     count = gr.Markdown("", elem_id="data-count")
     with gr.Row():
         buttons = {key: gr.Button(label, size="sm", elem_id=f"export-{key}") for key, (_, _, label) in EXPORTS.items()}
-    file = gr.File(label="Export", interactive=False, elem_id="export-file")
+    file = gr.File(label="Export", interactive=False, height=120, elem_id="export-file")
     with gr.Accordion("Push to a Hugging Face dataset", open=False):
         on_space = bool(settings.space_id)
         repo = gr.Textbox(settings.dataset_repo or "", label="Dataset repo (user/name)", placeholder="user/name",
@@ -96,7 +96,7 @@ def build_data_tab(settings: Settings, store: Store, tab: gr.Tab) -> None:
 
     def count_matching(since: str, until: str, modes: list[str], backends: list[str] | None, blind: bool) -> str:
         n = count_votes(store, _filter(since, until, modes, backends, blind))
-        return f"**{n}** vote{'s' if n != 1 else ''} match these filters."
+        return f"**{n}** {'vote matches' if n == 1 else 'votes match'} these filters."
 
     def exporter(kind: Kind, fmt: Format) -> Any:
         def run(since: str, until: str, modes: list[str], backends: list[str] | None, blind: bool) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from playground.ui.charts import ratings_figure, win_rate_figure
 RateBy = Literal["backend", "model"]
 COLUMNS = ["Rank", "Name", "Rating", "95% interval", "Battles"]
 BOOTSTRAP_ROUNDS = 200
+MIN_BATTLES = 20
 
 
 def battle_outcomes(rows: Iterable[Mapping[str, Any]], by: RateBy, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -57,9 +58,24 @@ def compute(store: Store, by: RateBy, blind_only: bool, labels: Mapping[str, str
     if battles.empty:
         return [], ratings_figure(pd.DataFrame()), win_rate_figure(pd.DataFrame()), "No votes yet."
     board = leaderboard(battles, rounds=BOOTSTRAP_ROUNDS)
-    summary = (f"{len(battles)} battles between {len(board)} {by}s · Bradley–Terry maximum likelihood, ties count ½, "
-               f"scale 400·r + 1000 · 95% intervals from {BOOTSTRAP_ROUNDS} bootstrap resamples")
-    return board_table(board), ratings_figure(board), win_rate_figure(win_rate_matrix(battles)), summary
+    return board_table(board), ratings_figure(board), win_rate_figure(win_rate_matrix(battles)), summary_line(board, by)
+
+
+def summary_line(board: pd.DataFrame, by: RateBy) -> str:
+    """How the table was computed, and a warning when some ratings rest on very few battles.
+
+    Example:
+        >>> summary_line(pd.DataFrame({"battles": [3, 3]}, index=["x", "y"]), "backend").split(" · ")[0]
+        '3 battles between 2 backends'
+    """
+    n = int(board["battles"].sum()) // 2
+    text = (f"{n} battle{'s' if n != 1 else ''} between {len(board)} {by}s · Bradley–Terry maximum likelihood, "
+            f"ties count ½, scale 400·r + 1000 · 95% intervals from {BOOTSTRAP_ROUNDS} bootstrap resamples")
+    few = int(board["battles"].min())
+    if few < MIN_BATTLES:
+        text += (f"\n\n⚠️ Some ratings rest on only {few} battle{'s' if few != 1 else ''}: "
+                 f"ratings and intervals mean little below {MIN_BATTLES} battles each.")
+    return text
 
 
 def build_leaderboard_tab(settings: Settings, store: Store, tab: gr.Tab) -> None:

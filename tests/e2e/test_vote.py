@@ -54,7 +54,7 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
 
         page.get_by_role("tab", name="Data").click()
         page.locator("#data-blind").get_by_role("checkbox").check()
-        expect(page.locator("#data-count")).to_contain_text("1 vote match")
+        expect(page.locator("#data-count")).to_contain_text("1 vote matches")
         page.locator("#export-dpo-jsonl").click()
         link = page.locator("#export-file a").first
         expect(link).to_be_visible(timeout=15_000)

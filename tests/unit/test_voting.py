@@ -13,7 +13,7 @@ from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
 from playground.turn_record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Message, PaneMetrics, PaneState, Vote
-from playground.ui.leaderboard import battle_outcomes, board_table
+from playground.ui.leaderboard import battle_outcomes, board_table, summary_line
 from playground.voting import VoteSession
 
 
@@ -154,3 +154,10 @@ def test_leaderboard_names_sides_by_backend_label_or_by_model():
     board = pd.DataFrame({"rating": [1000.0], "lower": [990.0], "upper": [1012.0], "rank": [1], "battles": [4]},
                          index=["One"])
     assert board_table(board) == [[1, "One", 1000, "−10 / +12", 4]]
+
+
+def test_leaderboard_warns_when_ratings_rest_on_few_battles():
+    few = pd.DataFrame({"battles": [1, 1]}, index=["x", "y"])
+    assert summary_line(few, "backend").startswith("1 battle between 2 backends") and "only 1 battle:" in summary_line(few, "backend")
+    many = pd.DataFrame({"battles": [40, 30, 30]}, index=["x", "y", "z"])
+    assert "⚠️" not in summary_line(many, "model") and summary_line(many, "model").startswith("50 battles between 3 models")
