@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from playground.store.db import Store, VoteFilter, get_turn, iter_votes_with_turns, open_store, turns
 from playground.types import TurnRecord
+from tests.integration.test_store import BACKENDS, store_url
 from tests.support.app_process import running_app
 from tests.support.gradio_api import GradioApi
 from tests.support.replies import echo
@@ -22,15 +23,15 @@ from tests.support.tgi_server import TGITestServer
 NAMES = ("alpha", "beta", "gamma", "broken")
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory) -> Iterator[tuple[str, dict[str, TGITestServer], str]]:
-    """One app over four test servers and a SQLite store: (url, servers by backend id, store URL)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, tmp_path_factory) -> Iterator[tuple[str, dict[str, TGITestServer], str]]:
+    """One app over four test servers and a fresh store: (url, servers by backend id, store URL)."""
+    db_url = store_url(request.param, tmp_path_factory.mktemp("vote-flow"))
     servers = {name: TGITestServer(echo(name), model_id=f"test/{name}-model").start() for name in NAMES}
-    db = tmp_path_factory.mktemp("vote-flow") / "store.db"
     args = [a for name in NAMES for a in ("--backend", f"{name.title()}={servers[name].url}")]
     try:
-        with running_app([*args, "--database-url", f"sqlite:///{db}"]) as (url, _):
-            yield url, servers, f"sqlite:///{db}"
+        with running_app([*args, "--database-url", db_url]) as (url, _):
+            yield url, servers, db_url
     finally:
         for server in servers.values():
             server.stop()
