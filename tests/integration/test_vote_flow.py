@@ -198,3 +198,31 @@ def test_concurrent_sessions_each_store_their_own_turn(app, store):
         (item,) = votes_of(store, client)
         assert item.turn.messages[-1].content == f"session {i}"
         client.close()
+
+
+def calculator_then_answer(prompt: str) -> str:
+    """A Hermes model that calls the calculator once, then answers from the tool's result."""
+    if "<tool_response>" in prompt:
+        return "2 + 2 is 4."
+    return '<tool_call>\n{"arguments": {"expression": "2 + 2"}, "name": "calculator"}\n</tool_call>'
+
+
+def test_function_calling_turn_keeps_raw_tool_calls_and_schemas(api, store, app):
+    for name in ("alpha", "beta"):
+        app[1][name].enqueue(Behavior(text=calculator_then_answer), Behavior(text=calculator_then_answer))
+    system = "You may call these tools: <tools> {TOOLS} </tools>"
+    api.call("/send", Message="What is 2 + 2?", Mode="Function calling", **{"System prompt": system},
+             **panes("alpha", "beta"))
+    api.call("/store_turn")
+    api.call("/vote_b")
+    (item,) = votes_of(store, api)
+    turn = item.turn
+    assert turn.mode == "tools" and any(t["function"]["name"] == "calculator" for t in turn.tools or ())
+    pane = turn.panes[1]
+    assert pane.output.startswith("<tool_call>") and '"name": "calculator"' in pane.output
+    assert [m.role for m in pane.followup] == ["tool", "assistant"] and pane.followup[-1].content == "2 + 2 is 4."
+    path, _ = api.call("/export_dpo_jsonl")
+    (row,) = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
+              if json.loads(line)["turn_id"] == turn.id]
+    assert row["chosen"] == [{"role": "assistant", "content": pane.output}] and row["mode"] == "tools"
+    assert any(t["function"]["name"] == "calculator" for t in json.loads(row["tools"]))
