@@ -10,6 +10,9 @@ What the browser does for one click, as ``gradio/routes.py`` serves it:
    (full final outputs), then ``close_stream`` once the session has nothing pending.
 3. Stop: ``POST /gradio_api/cancel`` with ``{"event_id", "session_hash", "fn_index"}`` — what
    the JS client sends for every event listed in a listener's ``cancels``.
+4. Chained listeners (``.then`` / ``.success``): the *page* joins them when the event they
+   follow completes, in the same session — so this client does too, or their cost would be
+   missing from every turn.
 
 The parsing is deliberately lean (only ``msg`` is decoded per line; outputs are scanned as
 bytes) because this generator shares the machine's two cores with the app it measures.
@@ -27,6 +30,18 @@ import httpx
 import orjson
 
 API = "/gradio_api"
+# The test servers' replies are " tok0 tok1 …" (``--tokens``): the first token's text, as it
+# appears in an update (a full value or a diff), marks the time to first token.
+FIRST_TOKEN = "tok0"
+
+
+@dataclass(frozen=True)
+class Chained:
+    """A listener the page runs after another one completes (``.then``, ``.success``, ``.failure``)."""
+
+    fn_index: int
+    data: tuple[Any, ...]
+    when: str  # "always", "success" or "failure"
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,28 @@ class SendEvent:
     data: tuple[Any, ...]
     backend_ids: tuple[str, ...]  # the backend of every pane, shown or not
     panes: int  # panes shown (and streaming) per turn
+    chained: dict[int, tuple[Chained, ...]] = field(default_factory=dict)  # fn_index -> what follows it
+
+
+def _defaults(dep: dict[str, Any], components: dict[int, dict[str, Any]]) -> tuple[Any, ...]:
+    """Input values as the page would send them untouched (``gr.State`` lives server-side: ``None``)."""
+    return tuple(None if components[c]["type"] == "state" else components[c]["props"].get("value")
+                 for c in dep["inputs"])
+
+
+def chained_from_config(deps: list[dict[str, Any]], components: dict[int, dict[str, Any]], first: int
+                        ) -> dict[int, tuple[Chained, ...]]:
+    """Every queued Python listener reachable from ``first`` through ``trigger_after``, by the one it follows."""
+    out: dict[int, tuple[Chained, ...]] = {}
+    todo = [first]
+    while todo:
+        fn = todo.pop()
+        follow = [d for d in deps if d.get("trigger_after") == fn and d.get("backend_fn") and d.get("queue") is not False]
+        out[fn] = tuple(Chained(d["id"], _defaults(d, components),
+                                "success" if d.get("trigger_only_on_success") else
+                                "failure" if d.get("trigger_only_on_failure") else "always") for d in follow)
+        todo += [d["id"] for d in follow if d["id"] not in out]
+    return out
 
 
 def send_event_from_config(config: dict[str, Any], message: str, panes: int = 4) -> SendEvent:
@@ -73,7 +110,8 @@ def send_event_from_config(config: dict[str, Any], message: str, panes: int = 4)
             backend_ids.append(value)
         data.append(value)
     trigger = dep["targets"][0][0]
-    return SendEvent(dep["id"], trigger, tuple(data), tuple(backend_ids), panes)
+    return SendEvent(dep["id"], trigger, tuple(data), tuple(backend_ids), panes,
+                     chained_from_config(deps, components, dep["id"]))
 
 
 @dataclass
@@ -88,6 +126,7 @@ class TurnResult:
     max_rank: int = -1  # highest queue position reported (0 = first in line)
     error: str | None = None
     event_id: str | None = None
+    t_chain_done: float | None = None  # the listeners chained after the turn completed too
 
     @property
     def ok(self) -> bool:
@@ -102,16 +141,10 @@ async def run_turn(client: httpx.AsyncClient, send: SendEvent, *, timeout_s: flo
     result = TurnResult(t_join=time.perf_counter())
     try:
         async with asyncio.timeout(timeout_s):
-            response = await client.post(f"{API}/queue/join", json={
-                "data": list(send.data), "event_data": None, "fn_index": send.fn_index,
-                "trigger_id": send.trigger_id, "session_hash": session})
-            if response.status_code != 200:
-                result.error = f"join HTTP {response.status_code}: {response.text[:200]}"
-                return result
-            result.event_id = response.json()["event_id"]
+            result.event_id = await _join(client, session, send.fn_index, send.data, send.trigger_id)
             if event_id_box is not None:
                 event_id_box.append(result.event_id)
-            await _read_stream(client, session, result, on_first_token, send.panes)
+            await _read_stream(client, session, result, send, on_first_token)
     except TimeoutError:
         result.error = f"timeout after {timeout_s} s"
     except httpx.HTTPError as exc:
@@ -119,47 +152,79 @@ async def run_turn(client: httpx.AsyncClient, send: SendEvent, *, timeout_s: flo
     return result
 
 
-async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResult,
-                       on_first_token: asyncio.Event | None, panes: int) -> None:
-    generating = 0
-    async with client.stream("GET", f"{API}/queue/data", params={"session_hash": session}) as stream:
-        if stream.status_code != 200:
-            result.error = f"data HTTP {stream.status_code}"
-            return
-        async for line in stream.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            now = time.perf_counter()
-            head = line[:80]
-            if '"process_generating"' in head:
-                generating += 1
-                if result.t_first_token is None:
-                    # The handler's first yield shows the panes waiting; a token shows a TTFT.
-                    if "TTFT" in line or generating >= 2:
-                        result.t_first_token = now
-                        if on_first_token is not None:
-                            on_first_token.set()
-                else:
-                    result.updates.append(now)
-            elif '"estimation"' in head:
-                rank = orjson.loads(line[5:]).get("rank")
-                if isinstance(rank, int):
-                    result.max_rank = max(result.max_rank, rank)
-            elif '"process_starts"' in head:
-                result.t_started = now
-            elif '"process_completed"' in head:
-                result.t_done = now
-                message = orjson.loads(line[5:])
-                if not message.get("success"):
-                    result.error = f"handler error: {str(message.get('output'))[:200]}"
-                elif "⚠️" in line or "finish: error" in line:
-                    result.error = "a pane showed a backend error"
-                elif (finished := line.count("finish: ")) < panes:
-                    result.error = f"{finished} of {panes} panes finished"
-            elif '"close_stream"' in head or '"unexpected_error"' in head:
-                if '"unexpected_error"' in head and result.error is None:
-                    result.error = f"unexpected_error: {line[5:200]}"
+async def _join(client: httpx.AsyncClient, session: str, fn_index: int, data: tuple[Any, ...],
+                trigger_id: int | None) -> str:
+    response = await client.post(f"{API}/queue/join", json={
+        "data": list(data), "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+        "session_hash": session})
+    if response.status_code != 200:
+        raise httpx.HTTPError(f"join of fn {fn_index} answered HTTP {response.status_code}: {response.text[:200]}")
+    return response.json()["event_id"]
+
+
+def _check_turn(line: str, message: dict[str, Any], panes: int) -> str | None:
+    """What is wrong with a completed turn, as the page would show it, or ``None``."""
+    if not message.get("success"):
+        return f"handler error: {str(message.get('output'))[:200]}"
+    if "⚠️" in line or "finish: error" in line:
+        return "a pane showed a backend error"
+    if (finished := line.count("finish: ")) < panes:
+        return f"{finished} of {panes} panes finished"
+    return None
+
+
+async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResult, send: SendEvent,
+                       on_first_token: asyncio.Event | None) -> None:
+    """Read the session's messages until the turn and every listener chained after it completed."""
+    pending: dict[str, int] = {result.event_id: send.fn_index}  # type: ignore[dict-item]
+    while pending:  # the server closes the stream when the session has nothing pending: reopen then
+        async with client.stream("GET", f"{API}/queue/data", params={"session_hash": session}) as stream:
+            if stream.status_code != 200:
+                result.error = f"data HTTP {stream.status_code}"
                 return
+            async for line in stream.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                now = time.perf_counter()
+                head = line[:120]
+                if '"process_generating"' in head:
+                    if result.event_id not in head:
+                        continue
+                    if result.t_first_token is None:
+                        if FIRST_TOKEN in line:  # the first update that shows a token (earlier ones: "waiting")
+                            result.t_first_token = now
+                            if on_first_token is not None:
+                                on_first_token.set()
+                    else:
+                        result.updates.append(now)
+                elif '"estimation"' in head and result.event_id in head:
+                    rank = orjson.loads(line[5:]).get("rank")
+                    if isinstance(rank, int):
+                        result.max_rank = max(result.max_rank, rank)
+                elif '"process_starts"' in head and result.event_id in head:
+                    result.t_started = now
+                elif '"process_completed"' in head:
+                    message = orjson.loads(line[5:])
+                    fn = pending.pop(message.get("event_id"), None)
+                    if fn is None:
+                        continue
+                    success = bool(message.get("success"))
+                    if fn == send.fn_index:
+                        result.t_done = now
+                        result.error = _check_turn(line, message, send.panes)
+                    elif not success and result.error is None:
+                        result.error = f"chained listener {fn} failed: {str(message.get('output'))[:200]}"
+                    for follow in send.chained.get(fn, ()):
+                        if follow.when == "always" or (follow.when == "success") == success:
+                            pending[await _join(client, session, follow.fn_index, follow.data, None)] = follow.fn_index
+                    if not pending:
+                        result.t_chain_done = now
+                        return
+                elif '"close_stream"' in head or '"unexpected_error"' in head:
+                    if '"unexpected_error"' in head and result.error is None:
+                        result.error = f"unexpected_error: {line[5:200]}"
+                        return
+                    break
 
 
 async def cancel(client: httpx.AsyncClient, send: SendEvent, session_hash: str, event_id: str) -> None:

@@ -55,13 +55,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--profile-users", type=int, default=25, help="extra py-spy window at this K (0: none)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=DIR",
                    help="an app checkout to measure (repeatable; default: current=this checkout)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="an environment variable for one variant's app (repeatable), e.g. to A/B a setting")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--no-png", action="store_true")
     return p.parse_args(list(argv))
 
 
-def variants(specs: Sequence[str]) -> list[AppVariant]:
-    """``NAME=DIR`` arguments to app variants (directories must hold an ``app.py``)."""
+def variants(specs: Sequence[str], envs: Sequence[str] = ()) -> list[AppVariant]:
+    """``NAME=DIR`` and ``NAME:KEY=VALUE`` arguments to app variants (directories must hold an ``app.py``)."""
     out = []
     for spec in specs or ["current=" + str(ROOT)]:
         name, _, directory = spec.partition("=")
@@ -69,6 +71,13 @@ def variants(specs: Sequence[str]) -> list[AppVariant]:
         if not (path / "app.py").is_file():
             raise SystemExit(f"--variant {spec}: no app.py in {path}")
         out.append(AppVariant(name, path))
+    for item in envs:
+        name, _, assignment = item.partition(":")
+        key, eq, value = assignment.partition("=")
+        variant = next((v for v in out if v.name == name), None)
+        if variant is None or not eq or not key:
+            raise SystemExit(f"--env {item}: expected NAME:KEY=VALUE with NAME one of the variants")
+        variant.env[key] = value
     return out
 
 
@@ -154,7 +163,8 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": " ".join(sys.argv),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
-        "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory)} for a in apps},
+        "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env}
+                     for a in apps},
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
     }
@@ -219,7 +229,7 @@ def _sigterm_to_interrupt(*_: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    apps = variants(args.variant)
+    apps = variants(args.variant, args.env)
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
     with stopped_on_exit([]) as procs:

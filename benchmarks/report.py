@@ -32,6 +32,7 @@ APP_ROWS: tuple[Row, ...] = (
     ("queue wait, ms (p50 / p95)", lambda r: _pair(r["queue_wait_ms"])),
     ("highest queue position shown", lambda r: str(r["queue_rank_max"]) if r["queue_rank_max"] >= 0 else "–"),
     ("gap between updates, ms (p50 / p95)", lambda r: _pair(r["update_gap_ms"])),
+    ("listeners chained after the turn (.then), ms (p50 / p95)", lambda r: _pair(r.get("chained_ms"))),
     ("updates per turn (p50 / p95)", lambda r: _pair(r["updates_per_turn"], lambda v: f"{v:.0f}")),
     ("turn wall ÷ backends alone (p50 / p95)", lambda r: _pair(r["wall_ratio"], _x)),
     ("turn wall ÷ backends alone at the same K (p50 / p95)", lambda r: _pair(r["wall_ratio_same_k"], _x)),
@@ -96,7 +97,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += _table(DIRECT_ROWS, results["direct"]) + [""]
     for name, runs in results["apps"].items():
         variant = results["variants"][name]
-        out += [f"## App `{name}` ({variant['directory']}, {variant['commit']})", ""]
+        env = " ".join(f"{k}={v}" for k, v in variant.get("env", {}).items())
+        out += [f"## App `{name}` ({variant['directory']}, {variant['commit']}{', ' + env if env else ''})", ""]
         out += _table(APP_ROWS, runs) + [""]
         k1 = next((r for r in runs if r["users"] == 1), None)
         idle = results["stop_idle"].get(name)

@@ -99,6 +99,7 @@ def app_summary(users: int, run: UserRun, readings: WindowReadings, ref: Referen
         "queue_wait_ms": dist([(t.t_started - t.t_join) * 1000 for t in ok if t.t_started]),
         "queue_rank_max": max((t.max_rank for t in joined), default=-1),
         "update_gap_ms": dist(gaps),
+        "chained_ms": dist([(t.t_chain_done - t.t_done) * 1000 for t in ok if t.t_chain_done]),
         "updates_per_turn": dist([len(t.updates) + 1 for t in ok]),
         "wall_ratio": dist([w / ref.turn_s for w in walls]),
         "wall_ratio_same_k": dist([w / direct_turn_s for w in walls]) if direct_turn_s else None,
