@@ -1,8 +1,8 @@
 """Store benchmark: vote-write latency under concurrent voters, and export time for many votes.
 
-    python benchmarks/bench_store.py                       # SQLite file in a temp dir
-    python benchmarks/bench_store.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
-    python benchmarks/bench_store.py --voters 50 --votes-per-voter 40 --export-votes 100000
+    python -m benchmarks.bench_store                       # SQLite file in a temp dir
+    python -m benchmarks.bench_store --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    python -m benchmarks.bench_store --voters 50 --votes-per-voter 40 --export-votes 100000
 
 Writers each hold their own connection (as separate app replicas would); every vote is
 timed from call to durable commit (``record_vote`` returning). The export part bulk-loads

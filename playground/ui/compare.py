@@ -131,8 +131,8 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Row(equal_height=False):
         panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
     with gr.Row():
-        message = gr.Textbox(placeholder="Message all panes…", lines=2, show_label=False, scale=5,
-                             elem_id="message")
+        message = gr.Textbox(placeholder="Message all panes…", lines=2, label="Message", show_label=False,
+                             scale=5, elem_id="message")
         with gr.Column(scale=1, min_width=160):
             send = gr.Button("Send", variant="primary", elem_id="send")
             stop = gr.Button("Stop", variant="stop", elem_id="stop")

@@ -68,7 +68,7 @@ def build_vote(settings: Settings) -> VoteWidgets:
             submit_ranking = gr.Button("Submit ranking", elem_id="vote-ranking", size="sm")
         with gr.Accordion("Edit the preferred reply (optional: your edit becomes the chosen answer)",
                           open=False, visible=False, elem_id="gold") as gold:
-            gold_text = gr.Textbox(lines=6, show_label=False, elem_id="gold-text")
+            gold_text = gr.Textbox(lines=6, label="Corrected reply", show_label=False, elem_id="gold-text")
             gold_save = gr.Button("Save edited reply", size="sm", elem_id="gold-save")
     status = gr.Markdown("", elem_id="vote-status")
     reveal = gr.Markdown("", elem_id="vote-reveal")

@@ -138,7 +138,7 @@ def test_an_edited_reply_is_kept_beside_the_original(api, store):
     api.call("/store_turn")
     outputs = api.call("/vote_b")
     assert "alpha answers: Spell it" in outputs, "the edit box starts from the preferred reply"
-    api.call("/save_gold", Message="A corrected answer.")
+    api.call("/save_gold", **{"Corrected reply": "A corrected answer."})
     (item,) = votes_of(store, api)
     assert item.vote.kind == "b" and item.vote.gold_text == "A corrected answer."
     assert item.vote.gold_original == "alpha answers: Spell it"

@@ -28,8 +28,7 @@ class GradioApi:
         """Positional inputs for ``api_name``, else the defaults.
 
         A key names the first input whose label is the key, else the first whose label starts
-        with it. ``Message`` also finds the message box when it has no label of its own
-        (Gradio then calls it ``parameter_<id>``).
+        with it.
         """
         params = self._endpoints[api_name]["parameters"]
         labels = [str(p["label"]) for p in params]
@@ -39,8 +38,6 @@ class GradioApi:
             index = next((i for i in free if labels[i] == key), None)
             if index is None:
                 index = next((i for i in free if labels[i].startswith(key)), None)
-            if index is None and key == "Message":
-                index = next((i for i in free if labels[i].startswith("parameter_") and params[i]["component"] == "Textbox"), None)
             if index is None:
                 raise KeyError(f"{api_name} has no input labelled {key!r}")
             chosen[index] = value
