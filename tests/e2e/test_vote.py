@@ -106,6 +106,6 @@ def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, tgi_server_fact
         assert [p.status for p in turn.panes] == ["done", "stopped"]
         assert turn.panes[0].output == "Done quickly." and turn.panes[1].output.startswith(" tok0")
 
-        send(page, "Now quickly")  # the next turn is votable again
         slow.behavior = Behavior(text="Quick now.")
+        send(page, "Now quickly")  # the next turn is votable again
         expect(page.locator("#vote-a")).to_be_visible(timeout=15_000)
