@@ -42,6 +42,7 @@ class Chained:
     fn_index: int
     data: tuple[Any, ...]
     when: str  # "always", "success" or "failure"
+    queued: bool = True  # False: the page posts it to /run/predict and waits for the answer
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,11 @@ def chained_from_config(deps: list[dict[str, Any]], components: dict[int, dict[s
     todo = [first]
     while todo:
         fn = todo.pop()
-        follow = [d for d in deps if d.get("trigger_after") == fn and d.get("backend_fn") and d.get("queue") is not False]
+        follow = [d for d in deps if d.get("trigger_after") == fn and d.get("backend_fn")]
         out[fn] = tuple(Chained(d["id"], _defaults(d, components),
                                 "success" if d.get("trigger_only_on_success") else
-                                "failure" if d.get("trigger_only_on_failure") else "always") for d in follow)
+                                "failure" if d.get("trigger_only_on_failure") else "always",
+                                d.get("queue") is not False) for d in follow)
         todo += [d["id"] for d in follow if d["id"] not in out]
     return out
 
@@ -162,6 +164,26 @@ async def _join(client: httpx.AsyncClient, session: str, fn_index: int, data: tu
     return response.json()["event_id"]
 
 
+async def _follow(client: httpx.AsyncClient, session: str, send: SendEvent, fn: int, success: bool,
+                  pending: dict[str, int]) -> str | None:
+    """Start what the page chains after ``fn``: queued listeners join ``pending``, others run now."""
+    error = None
+    for follow in send.chained.get(fn, ()):
+        if not (follow.when == "always" or (follow.when == "success") == success):
+            continue
+        if follow.queued:
+            pending[await _join(client, session, follow.fn_index, follow.data, None)] = follow.fn_index
+            continue
+        response = await client.post(f"{API}/run/predict", json={
+            "data": list(follow.data), "event_data": None, "fn_index": follow.fn_index, "trigger_id": None,
+            "session_hash": session})
+        ok = response.status_code == 200
+        if not ok:
+            error = error or f"chained listener {follow.fn_index} answered HTTP {response.status_code}"
+        error = await _follow(client, session, send, follow.fn_index, ok, pending) or error
+    return error
+
+
 def _check_turn(line: str, message: dict[str, Any], panes: int) -> str | None:
     """What is wrong with a completed turn, as the page would show it, or ``None``."""
     if not message.get("success"):
@@ -214,9 +236,9 @@ async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResu
                         result.error = _check_turn(line, message, send.panes)
                     elif not success and result.error is None:
                         result.error = f"chained listener {fn} failed: {str(message.get('output'))[:200]}"
-                    for follow in send.chained.get(fn, ()):
-                        if follow.when == "always" or (follow.when == "success") == success:
-                            pending[await _join(client, session, follow.fn_index, follow.data, None)] = follow.fn_index
+                    error = await _follow(client, session, send, fn, success, pending)
+                    if error and result.error is None:
+                        result.error = error
                     if not pending:
                         result.t_chain_done = now
                         return

@@ -35,6 +35,7 @@ APP_ROWS: tuple[Row, ...] = (
     ("listeners chained after the turn (.then), ms (p50 / p95)", lambda r: _pair(r.get("chained_ms"))),
     ("updates per turn (p50 / p95)", lambda r: _pair(r["updates_per_turn"], lambda v: f"{v:.0f}")),
     ("turn wall ÷ backends alone (p50 / p95)", lambda r: _pair(r["wall_ratio"], _x)),
+    ("… of which out of the queue: start → done ÷ backends alone (p50 / p95)", lambda r: _pair(r.get("service_ratio"), _x)),
     ("turn wall ÷ backends alone at the same K (p50 / p95)", lambda r: _pair(r["wall_ratio_same_k"], _x)),
     ("4-pane turns per second", lambda r: f"{r['turns_per_s']:.2f}"),
     ("app CPU ms per turn", lambda r: f"{r['cpu_ms_per_turn']['app']:.0f}"),

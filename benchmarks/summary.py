@@ -102,6 +102,7 @@ def app_summary(users: int, run: UserRun, readings: WindowReadings, ref: Referen
         "chained_ms": dist([(t.t_chain_done - t.t_done) * 1000 for t in ok if t.t_chain_done]),
         "updates_per_turn": dist([len(t.updates) + 1 for t in ok]),
         "wall_ratio": dist([w / ref.turn_s for w in walls]),
+        "service_ratio": dist([(t.t_done - t.t_started) / ref.turn_s for t in ok if t.t_started]),  # type: ignore[operator]
         "wall_ratio_same_k": dist([w / direct_turn_s for w in walls]) if direct_turn_s else None,
         "wall_over_slowest_pane": dist([w / ref.slowest_pane_alone_s for w in walls]),
         "cpu_ms_per_turn": {name: s * per_turn for name, s in readings.cpu_s.items()},
