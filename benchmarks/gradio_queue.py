@@ -30,8 +30,9 @@ import httpx
 import orjson
 
 API = "/gradio_api"
-# The test servers' replies are " tok0 tok1 …" (``--tokens``): the first token's text, as it
-# appears in an update (a full value or a diff), marks the time to first token.
+# The test servers' replies are " tok0 tok1 …" (``--tokens``): the first token's text in an update
+# after the first one (which shows the whole conversation as it stands, earlier turns included)
+# marks the time to first token; later updates are diffs, so only the new text is in them.
 FIRST_TOKEN = "tok0"
 
 
@@ -199,6 +200,7 @@ async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResu
                        on_first_token: asyncio.Event | None) -> None:
     """Read the session's messages until the turn and every listener chained after it completed."""
     pending: dict[str, int] = {result.event_id: send.fn_index}  # type: ignore[dict-item]
+    generating = 0
     while pending:  # the server closes the stream when the session has nothing pending: reopen then
         async with client.stream("GET", f"{API}/queue/data", params={"session_hash": session}) as stream:
             if stream.status_code != 200:
@@ -212,8 +214,9 @@ async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResu
                 if '"process_generating"' in head:
                     if result.event_id not in head:
                         continue
+                    generating += 1
                     if result.t_first_token is None:
-                        if FIRST_TOKEN in line:  # the first update that shows a token (earlier ones: "waiting")
+                        if generating > 1 and FIRST_TOKEN in line:
                             result.t_first_token = now
                             if on_first_token is not None:
                                 on_first_token.set()

@@ -47,6 +47,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--ttft", type=float, default=0.2, help="test servers' time to first token, s")
     p.add_argument("--rate", type=float, default=20.0, help="test servers' tokens per second per stream")
     p.add_argument("--tokens", type=int, default=60, help="tokens per reply")
+    p.add_argument("--turns-per-session", type=int, default=4,
+                   help="turns a user sends in one session (conversation) before opening a new one")
     p.add_argument("--reference-turns", type=int, default=8, help="K = 1 turns against the backends alone")
     p.add_argument("--stop-trials", type=int, default=10, help="Stop clicks on an idle app, per variant")
     p.add_argument("--no-stop-under-load", action="store_true", help="no extra user clicking Stop during windows")
@@ -57,13 +59,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="an app checkout to measure (repeatable; default: current=this checkout)")
     p.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="an environment variable for one variant's app (repeatable), e.g. to A/B a setting")
+    p.add_argument("--python", action="append", default=[], metavar="NAME:PATH",
+                   help="the interpreter one variant's app runs with (e.g. a venv with another dependency)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--no-png", action="store_true")
     return p.parse_args(list(argv))
 
 
-def variants(specs: Sequence[str], envs: Sequence[str] = ()) -> list[AppVariant]:
-    """``NAME=DIR`` and ``NAME:KEY=VALUE`` arguments to app variants (directories must hold an ``app.py``)."""
+def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[str] = ()) -> list[AppVariant]:
+    """``NAME=DIR``, ``NAME:KEY=VALUE`` and ``NAME:PYTHON`` arguments to app variants."""
     out = []
     for spec in specs or ["current=" + str(ROOT)]:
         name, _, directory = spec.partition("=")
@@ -78,6 +82,12 @@ def variants(specs: Sequence[str], envs: Sequence[str] = ()) -> list[AppVariant]
         if variant is None or not eq or not key:
             raise SystemExit(f"--env {item}: expected NAME:KEY=VALUE with NAME one of the variants")
         variant.env[key] = value
+    for item in pythons:
+        name, _, python = item.partition(":")
+        variant = next((v for v in out if v.name == name), None)
+        if variant is None or not Path(python).is_file():
+            raise SystemExit(f"--python {item}: expected NAME:PATH with NAME one of the variants")
+        variant.python = python
     return out
 
 
@@ -123,7 +133,7 @@ async def _app_window(app: Proc, send: SendEvent, servers: list[Proc], users: in
         spy = pyspy.start_recording(app.pid, args.duration, profile_to)
     try:
         run, readings = await asyncio.gather(
-            drive_users(app.url, send, users, window, args.drain, urls, stopper),
+            drive_users(app.url, send, users, window, args.drain, urls, stopper, args.turns_per_session),
             read_window(groups, app.pid, window))
     finally:
         if spy is not None:
@@ -137,7 +147,7 @@ async def _app_window(app: Proc, send: SendEvent, servers: list[Proc], users: in
 def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str) -> Proc:
     """A fresh app for one phase, with its own throw-away preference store."""
     env = {"DATABASE_URL": f"sqlite:///{log_dir}/store-{variant.name}-{tag}.db", **variant.env}
-    return start_app(AppVariant(variant.name, variant.directory, env, variant.args), urls, log_dir, tag)
+    return start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python), urls, log_dir, tag)
 
 
 def idle_cores(app: Proc, seconds: float) -> float:
@@ -163,7 +173,8 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": " ".join(sys.argv),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
-        "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env}
+        "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env,
+                              "python": a.python}
                      for a in apps},
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
@@ -229,7 +240,7 @@ def _sigterm_to_interrupt(*_: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    apps = variants(args.variant, args.env)
+    apps = variants(args.variant, args.env, args.python)
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
     with stopped_on_exit([]) as procs:

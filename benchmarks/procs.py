@@ -133,12 +133,13 @@ class AppVariant:
     directory: Path = ROOT
     env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
+    python: str = sys.executable  # another interpreter (a virtual environment) to A/B a dependency
 
 
 def start_app(variant: AppVariant, backend_urls: Sequence[str], log_dir: Path, tag: str) -> Proc:
     """``python app.py --backend A=URL …`` from the variant's directory on a free port."""
     port = free_port()
-    args = [sys.executable, "app.py", "--port", str(port)]
+    args = [variant.python, "app.py", "--port", str(port)]
     for i, url in enumerate(backend_urls):
         args += ["--backend", f"{chr(65 + i)}={url}"]
     env = {"HERMES_BACKENDS_FILE": str(ROOT / "benchmarks" / "no_backends.toml"), **variant.env}

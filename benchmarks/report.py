@@ -84,7 +84,8 @@ def markdown(results: dict[str, Any]) -> str:
            f"Run {results['started']} on {results['machine']['cores']} cores "
            f"(load average before: {results['machine']['loadavg_before']}). Backends: {cfg['panes']} "
            f"TGI-protocol test servers, {cfg['ttft']} s to first token, {cfg['rate']} tokens/s, "
-           f"{cfg['tokens']} tokens per pane; each user clicks Send on a {cfg['panes']}-pane turn, back to back. "
+           f"{cfg['tokens']} tokens per pane; each user clicks Send on a {cfg['panes']}-pane turn, back to back, "
+           f"{cfg.get('turns_per_session', 1)} turns per conversation (session), chained listeners included. "
            f"Window {cfg['duration']} s after {cfg['warmup']} s of arrivals.", ""]
     busy = [f"{v} K={r['users']}" for v, runs in results["apps"].items() for r in runs if r["foreign_cores"] > 0.15]
     if busy:

@@ -84,11 +84,14 @@ async def stop_trials(app_url: str, send: SendEvent, server_urls: Sequence[str],
 
 
 async def drive_users(app_url: str, send: SendEvent, users: int, window: tuple[float, float], drain_s: float,
-                      server_urls: Sequence[str] = (), stopper: bool = False) -> UserRun:
+                      server_urls: Sequence[str] = (), stopper: bool = False, turns_per_session: int = 4,
+                      stop_every_s: float = 3.0) -> UserRun:
     """``users`` loops of back-to-back turns, arriving evenly until ``window[0]``; new turns stop at ``window[1]``.
 
-    Turns still running ``drain_s`` after the window are cancelled and counted as unfinished.
-    With ``stopper`` one extra user runs Stop trials during the window (not counted as a user).
+    Each user keeps its session (its conversation) for ``turns_per_session`` turns, then opens a
+    new one, as someone would reload the page. Turns still running ``drain_s`` after the window
+    are cancelled and counted as unfinished. With ``stopper`` one extra user (not counted) runs a
+    Stop trial every ``stop_every_s`` during the window.
     """
     turns: list[TurnResult] = []
     stops: list[StopTrial] = []
@@ -97,13 +100,20 @@ async def drive_users(app_url: str, send: SendEvent, users: int, window: tuple[f
     async with http_client(app_url) as app, httpx.AsyncClient(timeout=5.0) as probe:
         async def user(i: int) -> None:
             await asyncio.sleep(i * ramp_s / max(users, 1))
+            n = 0
+            session = uuid.uuid4().hex[:12]
             while time.perf_counter() < window[1]:
-                turns.append(await run_turn(app, send))
+                turns.append(await run_turn(app, send, session_hash=session))
+                n += 1
+                if n % turns_per_session == 0:
+                    session = uuid.uuid4().hex[:12]
 
         async def stop_user() -> None:
             await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
             while time.perf_counter() < window[1]:
+                began = time.perf_counter()
                 stops.append(await stop_trial(app, probe, send, server_urls))
+                await asyncio.sleep(max(0.0, began + stop_every_s - time.perf_counter()))
 
         tasks = [asyncio.create_task(user(i)) for i in range(users)]
         if stopper:
