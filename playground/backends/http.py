@@ -99,7 +99,7 @@ def to_backend_error(exc: BaseException, spec: BackendSpec) -> e.BackendError:
     if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException):
         return e.BackendTimeout(f"{where} sent nothing for too long.", "The server may be overloaded or stuck; check it, or raise the timeout.")
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return _status_error(spec, exc.response.status_code, _error_body(exc.response) or _first_line(exc))
+        return http_status_error(spec, exc.response.status_code, _error_body(exc.response) or _first_line(exc))
     if isinstance(exc, httpx2.ConnectError):
         return e.BackendUnreachable(f"Cannot connect to {where}: {exc or 'connection refused'}.",
                                     "Is the server running, and is the URL right?")
@@ -122,17 +122,8 @@ def event_error(spec: BackendSpec, message: str, error_type: str | None) -> e.Ba
     return e.BackendUnhealthy(f"{where} failed while generating: {message}", _STATUS_ERRORS[500][1])
 
 
-async def status_error(response: httpx2.Response, spec: BackendSpec) -> e.BackendError:
-    """The typed error for an HTTP error answer, with the server's own message when it sent one."""
-    try:
-        await response.aread()
-    except httpx2.HTTPError:
-        pass
-    detail = _error_body(response) or f"{response.status_code} {response.reason_phrase}".strip()
-    return _status_error(spec, response.status_code, detail)
-
-
-def _status_error(spec: BackendSpec, status: int, detail: str) -> e.BackendError:
+def http_status_error(spec: BackendSpec, status: int, detail: str) -> e.BackendError:
+    """The typed error for an HTTP error answer; ``detail`` is the server's message or status line."""
     cls, hint = _STATUS_ERRORS.get(status, (e.BackendError, "Check the server's logs."))
     return cls(f"{spec.label} ({spec.base_url}) answered HTTP {status}: {detail}", hint)
 

@@ -1,9 +1,10 @@
 """TGI backends: raw ChatML streamed from ``/generate_stream`` (PROTOCOLS.md §5).
 
-The stream is read with a lean ``data:``-line reader on the backend's pooled ``httpx2`` client
-rather than ``AsyncInferenceClient.text_generation``: under load the hub client's per-token
-parsing was the largest cost of the app's backend side (benchmarks/README: the profile), and
-it never returns a streamed connection to the pool. Errors keep the hub path's types and words.
+Streams are read with a lean ``data:``-line reader on a pooled aiohttp session
+(``stream_session.py``) rather than ``AsyncInferenceClient.text_generation``: under load the hub
+client's per-token parsing and its HTTP stack were the largest part of the app's backend CPU
+(README, Benchmarks: the profile), and it never gave a streamed connection back to the pool.
+Errors keep the hub path's types and words. ``/info`` and ``/tokenize`` stay on ``httpx2``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,9 @@ from typing import Any
 import orjson
 
 from playground.backends import errors as e
-from playground.backends.http import (
-    event_error,
-    get_json,
-    make_http_client,
-    probe,
-    status_error,
-    to_backend_error,
-)
+from playground.backends.http import event_error, get_json, make_http_client, probe, to_backend_error
 from playground.backends.sse import data_lines, drain
+from playground.backends.stream_session import StreamSession, stream_error
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -114,6 +109,7 @@ class TGIBackend:
     def __init__(self, spec: BackendSpec, timeout_s: float = 120.0) -> None:
         self.spec = spec
         self._http = make_http_client(spec, timeout_s)
+        self._streams = StreamSession(spec, timeout_s)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         """Stream ``request.prompt``; see ``Backend.stream``.
@@ -124,10 +120,8 @@ class TGIBackend:
         """
         body = {"inputs": request.prompt, "parameters": tgi_body_parameters(request)}
         try:
-            async with self._http.stream("POST", f"{self.spec.base_url}/generate_stream", json=body) as response:
-                if response.status_code >= 400:
-                    raise await status_error(response, self.spec)
-                lines = data_lines(response.aiter_bytes())
+            async with self._streams.post("/generate_stream", body) as response:
+                lines = data_lines(response.content.iter_any())
                 async for data in lines:
                     event = parse_event(data, self.spec)
                     if event is None:
@@ -141,7 +135,7 @@ class TGIBackend:
         except e.BackendError:
             raise
         except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
-            raise to_backend_error(exc, self.spec) from exc
+            raise (stream_error(exc, self.spec) or to_backend_error(exc, self.spec)) from exc
         raise e.StreamIncomplete(f"{self.spec.label} ended the stream without its final event.",
                                  "The server may have restarted; try again.")
 
@@ -161,5 +155,6 @@ class TGIBackend:
         return len(tokens)
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP client."""
+        """Close the pooled HTTP clients."""
+        await self._streams.aclose()
         await self._http.aclose()

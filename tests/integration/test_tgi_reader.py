@@ -1,4 +1,4 @@
-"""The lean ``/generate_stream`` reader against the TGI test server: what it sends, errors, Stop, reuse."""
+"""The lean ``/generate_stream`` reader (aiohttp) against the TGI test server: what it sends, errors, Stop, reuse."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ async def test_a_finished_stream_gives_its_connection_back_to_the_pool(tgi_serve
     backend = backend_for(server.url)
     for _ in range(3):
         assert isinstance((await collect(backend))[-1], EndEvent)
-    connections = backend._http._transport._pool.connections  # noqa: SLF001 — no public view of the pool
-    assert len(connections) == 1, "each stream opened a new connection (a new TLS handshake on HTTPS)"
+    idle = backend._streams._session.connector._conns  # noqa: SLF001 — aiohttp has no public view of its pool
+    assert sum(len(c) for c in idle.values()) == 1, "each stream opened a new connection (a TLS handshake on HTTPS)"
     assert server.disconnects == 0
     await backend.aclose()
 
