@@ -44,6 +44,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=6.0, help="arrivals are spread over this many seconds first")
     p.add_argument("--drain", type=float, default=90.0, help="wait this long for turns still running after a window")
     p.add_argument("--panes", type=int, default=4, help="test servers = panes per turn")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="app processes per variant sharing one store; user i sticks to replica i %% N")
     p.add_argument("--ttft", type=float, default=0.2, help="test servers' time to first token, s")
     p.add_argument("--rate", type=float, default=20.0, help="test servers' tokens per second per stream")
     p.add_argument("--tokens", type=int, default=60, help="tokens per reply")
@@ -108,33 +110,37 @@ def stopped_on_exit(procs: list[Proc]) -> Iterator[list[Proc]]:
             proc.stop()
 
 
-async def _send_event(app: Proc, panes: int) -> SendEvent:
-    async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
-        config = (await client.get("/config")).json()
-        send = send_event_from_config(config, MESSAGE, panes)
-        for _ in range(2):  # warm-up turns: first-call costs stay out of the window
-            warm = await run_turn(client, send)
-            if not warm.ok:
-                raise RuntimeError(f"warm-up turn failed on {app.url}: {warm.error}; see {app.log}")
-        return send
+async def _send_event(apps: list[Proc], panes: int) -> SendEvent:
+    """The send event from the first replica's config, after two warm-up turns on every replica."""
+    send = None
+    for app in apps:
+        async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
+            if send is None:
+                send = send_event_from_config((await client.get("/config")).json(), MESSAGE, panes)
+            for _ in range(2):  # first-call costs stay out of the window
+                warm = await run_turn(client, send)
+                if not warm.ok:
+                    raise RuntimeError(f"warm-up turn failed on {app.url}: {warm.error}; see {app.log}")
+    assert send is not None
+    return send
 
 
-async def _app_window(app: Proc, send: SendEvent, servers: list[Proc], users: int, args: argparse.Namespace,
+async def _app_window(apps: list[Proc], send: SendEvent, servers: list[Proc], users: int, args: argparse.Namespace,
                       ref: summary.Reference, direct_turn_s: float | None, profile_to: Path | None = None
                       ) -> dict[str, Any]:
     start = time.perf_counter()
     window = (start + args.warmup, start + args.warmup + args.duration)
-    groups = {"app": [app.pid], "servers": [s.pid for s in servers]}
+    groups = {"app": [a.pid for a in apps], "servers": [s.pid for s in servers]}
     urls = [s.url for s in servers]
     stopper = users > 1 and not args.no_stop_under_load and profile_to is None
     spy = None
     if profile_to is not None:
         await asyncio.sleep(args.warmup)
-        spy = pyspy.start_recording(app.pid, args.duration, profile_to)
+        spy = pyspy.start_recording(apps[0].pid, args.duration, profile_to)
     try:
         run, readings = await asyncio.gather(
-            drive_users(app.url, send, users, window, args.drain, urls, stopper, args.turns_per_session),
-            read_window(groups, app.pid, window))
+            drive_users([a.url for a in apps], send, users, window, args.drain, urls, stopper, args.turns_per_session),
+            read_window(groups, groups["app"], window))
     finally:
         if spy is not None:
             try:
@@ -144,10 +150,23 @@ async def _app_window(app: Proc, send: SendEvent, servers: list[Proc], users: in
     return summary.app_summary(users, run, readings, ref, direct_turn_s)
 
 
-def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str) -> Proc:
-    """A fresh app for one phase, with its own throw-away preference store."""
+def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str, replicas: int, procs: list[Proc]
+           ) -> list[Proc]:
+    """Fresh app processes for one phase, sharing one throw-away preference store; added to ``procs``."""
     env = {"DATABASE_URL": f"sqlite:///{log_dir}/store-{variant.name}-{tag}.db", **variant.env}
-    return start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python), urls, log_dir, tag)
+    apps = []
+    for r in range(replicas):
+        app = start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python), urls,
+                        log_dir, f"{tag}-r{r}" if replicas > 1 else tag)
+        procs.append(app)
+        apps.append(app)
+    return apps
+
+
+def _stop(apps: list[Proc], procs: list[Proc]) -> None:
+    for app in apps:
+        app.stop()
+        procs.remove(app)
 
 
 def idle_cores(app: Proc, seconds: float) -> float:
@@ -195,38 +214,34 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
             direct_turn_s = (row["wall_ratio"]["p50"] or 0) * ref.turn_s or None
             print(f"K={k} backends alone: {row['turns_per_s']:.2f} turns/s", flush=True)
         for variant in apps:
-            app = _start(variant, urls, log_dir, f"k{k}")
-            procs.append(app)
+            running = _start(variant, urls, log_dir, f"k{k}", args.replicas, procs)
             try:
-                send = asyncio.run(_send_event(app, args.panes))
+                send = asyncio.run(_send_event(running, args.panes))
                 if k == min(ks):
-                    results["idle_app_cores"][variant.name] = idle_cores(app, args.idle)
-                row = asyncio.run(_app_window(app, send, servers, k, args, ref, direct_turn_s))
+                    results["idle_app_cores"][variant.name] = idle_cores(running[0], args.idle)
+                row = asyncio.run(_app_window(running, send, servers, k, args, ref, direct_turn_s))
                 results["apps"][variant.name].append(row)
                 if k == min(ks) and args.stop_trials:
-                    stops = asyncio.run(stop_trials(app.url, send, urls, args.stop_trials))
+                    stops = asyncio.run(stop_trials(running[0].url, send, urls, args.stop_trials))
                     results["stop_idle"][variant.name] = summary.stops_summary(stops)
             finally:
-                app.stop()
-                procs.remove(app)
+                _stop(running, procs)
             print(f"K={k} {variant.name}: {row['turns_per_s']:.2f} turns/s, "
                   f"{row['cpu_ms_per_turn']['app']:.0f} ms app CPU/turn, "
                   f"added TTFT p50 {row['added_ttft_ms']['p50'] or float('nan'):.0f} ms, "
                   f"errors {row['errors']}", flush=True)
     if args.profile_users and pyspy.available():
         for variant in apps:
-            app = _start(variant, urls, log_dir, "profile")
-            procs.append(app)
+            running = _start(variant, urls, log_dir, "profile", 1, procs)
             try:
-                send = asyncio.run(_send_event(app, args.panes))
+                send = asyncio.run(_send_event(running, args.panes))
                 raw = out_dir / f"profile-{variant.name}-k{args.profile_users}.txt"
-                row = asyncio.run(_app_window(app, send, servers, args.profile_users, args, ref, None, raw))
+                row = asyncio.run(_app_window(running, send, servers, args.profile_users, args, ref, None, raw))
                 prof = pyspy.summarize(pyspy.read_stacks(raw))
                 results["profiles"][variant.name] = {**summary.as_json(prof), "users": args.profile_users,
                                                      "cpu_ms_per_turn": row["cpu_ms_per_turn"]["app"], "raw": raw.name}
             finally:
-                app.stop()
-                procs.remove(app)
+                _stop(running, procs)
     elif args.profile_users:
         results["profile_note"] = "py-spy not installed (pip install py-spy): no profile"
     results["machine"]["loadavg_after"] = os.getloadavg()

@@ -52,17 +52,20 @@ def _group_cpu(groups: Mapping[str, list[int]]) -> dict[str, float]:
     return out
 
 
-async def read_window(groups: Mapping[str, list[int]], app_pid: int, window: tuple[float, float],
+async def read_window(groups: Mapping[str, list[int]], app_pids: list[int], window: tuple[float, float],
                       rss_every_s: float = 0.25) -> WindowReadings:
-    """Sleep until ``window[0]``, then read CPU of each group and sample the app's RSS until ``window[1]``."""
+    """Sleep until ``window[0]``, then read CPU of each group and sample the apps' RSS until ``window[1]``.
+
+    With several app processes, the memory figures are those of the largest one.
+    """
     await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
     cpu0, (busy0, _), t0 = _group_cpu(groups), machine_cpu_seconds(), time.perf_counter()
     peak = 0
     while (now := time.perf_counter()) < window[1]:
-        peak = max(peak, status_kb(app_pid, "VmRSS") or 0)
+        peak = max(peak, *(status_kb(pid, "VmRSS") or 0 for pid in app_pids))
         await asyncio.sleep(min(rss_every_s, window[1] - now))
     cpu1, (busy1, _), t1 = _group_cpu(groups), machine_cpu_seconds(), time.perf_counter()
-    hwm = status_kb(app_pid, "VmHWM")
+    hwm = max((status_kb(pid, "VmHWM") or 0 for pid in app_pids), default=0)
     return WindowReadings(
         cpu_s={k: cpu1[k] - cpu0[k] for k in cpu1}, machine_busy_s=busy1 - busy0,
         machine_cores=os.cpu_count() or 1, duration_s=t1 - t0,

@@ -86,7 +86,10 @@ def markdown(results: dict[str, Any]) -> str:
            f"TGI-protocol test servers, {cfg['ttft']} s to first token, {cfg['rate']} tokens/s, "
            f"{cfg['tokens']} tokens per pane; each user clicks Send on a {cfg['panes']}-pane turn, back to back, "
            f"{cfg.get('turns_per_session', 1)} turns per conversation (session), chained listeners included. "
-           f"Window {cfg['duration']} s after {cfg['warmup']} s of arrivals.", ""]
+           f"Window {cfg['duration']} s after {cfg['warmup']} s of arrivals."
+           + (f" **{cfg['replicas']} app processes** per variant, one shared store, each user sticking to one "
+              "(CPU figures add the processes up; RSS is the largest one's)." if cfg.get("replicas", 1) > 1 else ""),
+           ""]
     busy = [f"{v} K={r['users']}" for v, runs in results["apps"].items() for r in runs if r["foreign_cores"] > 0.15]
     if busy:
         out += [f"**Noisy run:** other processes used > 0.15 cores during {', '.join(busy)}; compare only "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -83,13 +84,14 @@ async def stop_trials(app_url: str, send: SendEvent, server_urls: Sequence[str],
         return [await stop_trial(app, probe, send, server_urls) for _ in range(n)]
 
 
-async def drive_users(app_url: str, send: SendEvent, users: int, window: tuple[float, float], drain_s: float,
+async def drive_users(app_urls: Sequence[str], send: SendEvent, users: int, window: tuple[float, float], drain_s: float,
                       server_urls: Sequence[str] = (), stopper: bool = False, turns_per_session: int = 4,
                       stop_every_s: float = 3.0) -> UserRun:
     """``users`` loops of back-to-back turns, arriving evenly until ``window[0]``; new turns stop at ``window[1]``.
 
     Each user keeps its session (its conversation) for ``turns_per_session`` turns, then opens a
-    new one, as someone would reload the page. Turns still running ``drain_s`` after the window
+    new one, as someone would reload the page. With several app replicas, user ``i`` always
+    talks to replica ``i % len(app_urls)``, as behind a sticky load balancer. Turns still running ``drain_s`` after the window
     are cancelled and counted as unfinished. With ``stopper`` one extra user (not counted) runs a
     Stop trial every ``stop_every_s`` during the window.
     """
@@ -97,13 +99,18 @@ async def drive_users(app_url: str, send: SendEvent, users: int, window: tuple[f
     stops: list[StopTrial] = []
     ramp_s = max(0.0, window[0] - time.perf_counter())
 
-    async with http_client(app_url) as app, httpx.AsyncClient(timeout=5.0) as probe:
+    clients = [http_client(url) for url in app_urls]
+    app = clients[0]
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(timeout=5.0) as probe:
+        for client in clients:
+            await stack.enter_async_context(client)
+
         async def user(i: int) -> None:
             await asyncio.sleep(i * ramp_s / max(users, 1))
             n = 0
             session = uuid.uuid4().hex[:12]
             while time.perf_counter() < window[1]:
-                turns.append(await run_turn(app, send, session_hash=session))
+                turns.append(await run_turn(clients[i % len(clients)], send, session_hash=session))
                 n += 1
                 if n % turns_per_session == 0:
                     session = uuid.uuid4().hex[:12]

@@ -42,8 +42,8 @@ async def test_queue_client_turn_stop_and_report(tgi_server_factory, tmp_path):
         ref = summary.reference(await direct_repeats(urls, 2, pause_s=0), await single_streams(urls, 1, pause_s=0))
         start = time.perf_counter()
         window = (start + 0.3, start + 1.5)
-        run, readings = await asyncio.gather(drive_users(app.url, send, 2, window, drain_s=10),
-                                             read_window({"app": [app.pid], "servers": []}, app.pid, window))
+        run, readings = await asyncio.gather(drive_users([app.url], send, 2, window, drain_s=10),
+                                             read_window({"app": [app.pid], "servers": []}, [app.pid], window))
     finally:
         await asyncio.to_thread(app.stop)
     row = summary.app_summary(2, run, readings, ref)
