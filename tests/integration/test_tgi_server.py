@@ -65,7 +65,7 @@ def test_stream_events_end_with_eos(tgi_server_factory) -> None:
     assert evs[-1]["generated_text"] == "Hi there friend"
     assert evs[-1]["details"] == {"finish_reason": "eos_token", "generated_tokens": 4,
                                   "seed": 7, "input_length": 3}
-    assert server.completed == 1
+    assert server.wait_for_completed(1) and server.completed == 1
     assert server.requests[0]["body"]["parameters"]["seed"] == 7
 
 
