@@ -123,6 +123,7 @@ class TurnResult:
 
     t_join: float
     t_started: float | None = None  # process_starts: left the queue
+    t_first_update: float | None = None  # the first process_generating: the panes shown waiting
     t_first_token: float | None = None
     t_done: float | None = None
     updates: list[float] = field(default_factory=list)  # process_generating arrivals after the first token
@@ -215,6 +216,8 @@ async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResu
                     if result.event_id not in head:
                         continue
                     generating += 1
+                    if result.t_first_update is None:
+                        result.t_first_update = now
                     if result.t_first_token is None:
                         if generating > 1 and FIRST_TOKEN in line:
                             result.t_first_token = now

@@ -30,6 +30,7 @@ def _x(value: float | None) -> str:
 APP_ROWS: tuple[Row, ...] = (
     ("added time to first token, ms (p50 / p95)", lambda r: _pair(r["added_ttft_ms"])),
     ("queue wait, ms (p50 / p95)", lambda r: _pair(r["queue_wait_ms"])),
+    ("start → first update (panes shown waiting), ms (p50 / p95)", lambda r: _pair(r.get("start_to_first_update_ms"))),
     ("highest queue position shown", lambda r: str(r["queue_rank_max"]) if r["queue_rank_max"] >= 0 else "–"),
     ("gap between updates, ms (p50 / p95)", lambda r: _pair(r["update_gap_ms"])),
     ("listeners chained after the turn (.then), ms (p50 / p95)", lambda r: _pair(r.get("chained_ms"))),

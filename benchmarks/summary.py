@@ -97,6 +97,8 @@ def app_summary(users: int, run: UserRun, readings: WindowReadings, ref: Referen
         "turns_per_s": len(completed) / (hi - lo),
         "added_ttft_ms": dist([(t.t_first_token - t.t_join - ref.ttft_s) * 1000 for t in ok if t.t_first_token]),
         "queue_wait_ms": dist([(t.t_started - t.t_join) * 1000 for t in ok if t.t_started]),
+        "start_to_first_update_ms": dist([(t.t_first_update - t.t_started) * 1000 for t in ok
+                                          if t.t_started and t.t_first_update]),
         "queue_rank_max": max((t.max_rank for t in joined), default=-1),
         "update_gap_ms": dist(gaps),
         "chained_ms": dist([(t.t_chain_done - t.t_done) * 1000 for t in ok if t.t_chain_done]),
