@@ -25,6 +25,7 @@ ENV_BACKENDS_FILE = "HERMES_BACKENDS_FILE"
 ENV_EXTRA_BACKENDS = "HERMES_BACKENDS"  # "label=URL;label=openai:URL" like --backend
 ENV_DATABASE_URL = "DATABASE_URL"
 ENV_DATASET_REPO = "HERMES_DATASET_REPO"  # Hub dataset repo that receives the preference data
+ENV_MAX_TURNS = "HERMES_MAX_TURNS"  # turns streaming at once in one app process
 ENV_HUB_TOKEN = "HF_TOKEN"  # name of the variable holding the Hub write token (never its value)
 
 
@@ -43,6 +44,7 @@ class Settings:
     request_timeout_s: float = 120.0
     max_panes: int = 4
     concurrency_limit: int = 256
+    max_turns: int = 40  # turns streaming at once; more wait in the queue with their position shown
     assets_dir: Path = field(default=ASSETS_DIR)
     dataset_repo: str | None = None
     hub_token_env: str = ENV_HUB_TOKEN
@@ -131,6 +133,17 @@ def _unique_ids(specs: Sequence[BackendSpec]) -> tuple[BackendSpec, ...]:
     return tuple(out)
 
 
+def _positive_int(name: str, value: object) -> int:
+    """``value`` as an integer of at least 1, or a SettingsError naming where it came from."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise SettingsError(f"{name} must be at least 1, got {number}")
+    return number
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     """The command line of ``python app.py``."""
     parser = argparse.ArgumentParser(description="Hermes Playground: compare Hermes models side by side.")
@@ -140,6 +153,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1; 0.0.0.0 on Spaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL of the preference store")
+    parser.add_argument("--max-turns", type=int, default=None, metavar="N",
+                        help=f"turns streaming at once; more wait in the queue (default 40 or ${ENV_MAX_TURNS})")
     parser.add_argument("--dataset-repo", default=None, metavar="USER/NAME",
                         help=f"Hub dataset repo for the preference data (default ${ENV_DATASET_REPO})")
     return parser
@@ -162,6 +177,8 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
         database_url=args.database_url or env.get(ENV_DATABASE_URL) or "sqlite:///data/playground.db",
         host=args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1"),
         port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
+        max_turns=_positive_int("--max-turns", args.max_turns) if args.max_turns is not None
+        else _positive_int(f"${ENV_MAX_TURNS}", env.get(ENV_MAX_TURNS) or 40),
         dataset_repo=args.dataset_repo or env.get(ENV_DATASET_REPO) or None,
         space_id=env.get("SPACE_ID") or None,
     )

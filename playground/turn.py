@@ -10,6 +10,8 @@ Errors are values: a failing backend ends as ``status="error"`` in its own pane.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from playground.hermes.chatml import merge_tool_turns, render_chatml
 from playground.hermes.jsonmode import JsonCheck, check_json_reply
 from playground.hermes.tool_loop import answer_tool_calls, tool_messages
 from playground.hermes.tools import parse_tool_calls
+from playground.pacing import UpdatePacer
 from playground.types import (
     EndEvent,
     Exchange,
@@ -97,6 +100,9 @@ class _Finished:
 @dataclass(frozen=True)
 class _Done:
     """Sentinel: a pane's task has ended."""
+
+
+_URGENT = (_ToolRound, _Finished, _Done, BackendError)  # a batch starting with one is never held by the pacer
 
 
 def conversation(pane: PaneState, system_prompt: str | None, user_text: str) -> list[Message]:
@@ -281,32 +287,39 @@ async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
 
 
 async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: ContextWindows | None = None,
-                   clock: Callable[[], float] = time.perf_counter) -> AsyncIterator[Sequence[PaneState]]:
+                   clock: Callable[[], float] = time.perf_counter, pacer: UpdatePacer | None = None
+                   ) -> AsyncIterator[Sequence[PaneState]]:
     """Stream every job into its pane at once, yielding the panes after each batch of events.
 
-    Panes must have been prepared with :func:`begin` (or :func:`resume`). Closing this
-    generator (or cancelling the task iterating it) cancels every stream, which closes its
-    HTTP connection.
+    Panes must have been prepared with :func:`begin` (or :func:`resume`). With a ``pacer``,
+    token batches are held until its interval has passed since the previous yield (a batch
+    that starts with an end, an error or a tool round is not held). Closing this generator (or cancelling the
+    task iterating it) cancels every stream, which closes its HTTP connection.
     """
     queue: asyncio.Queue[tuple[int, object]] = asyncio.Queue()
     started = clock()
     tasks = [asyncio.create_task(_pump(i, job, windows, queue)) for i, job in enumerate(jobs)]
-    running = len(tasks)
+    running, last_yield = len(tasks), -math.inf
     try:
-        while running:
-            batch = [await queue.get()]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
-            now = clock()
-            for index, item in batch:
-                pane, elapsed = panes[index], jobs[index].elapsed_s + now - started
-                if isinstance(item, _Done):
-                    running -= 1
-                    if pane.status in ACTIVE:  # ended without a result or an error
-                        _apply(pane, BackendError("The stream ended without a result.", "Try again."), elapsed)
-                elif pane.status in ACTIVE:
-                    _apply(pane, item, elapsed)
-            yield panes
+        with pacer.turn() if pacer is not None else contextlib.nullcontext():
+            while running:
+                batch = [await queue.get()]
+                wait = last_yield + pacer.interval_s() - clock() if pacer is not None else 0.0
+                if wait > 0 and not isinstance(batch[0][1], _URGENT):
+                    await asyncio.sleep(wait)
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                now = clock()
+                for index, item in batch:
+                    pane, elapsed = panes[index], jobs[index].elapsed_s + now - started
+                    if isinstance(item, _Done):
+                        running -= 1
+                        if pane.status in ACTIVE:  # ended without a result or an error
+                            _apply(pane, BackendError("The stream ended without a result.", "Try again."), elapsed)
+                    elif pane.status in ACTIVE:
+                        _apply(pane, item, elapsed)
+                yield panes
+                last_yield = clock()
     finally:
         for task in tasks:
             task.cancel()

@@ -9,6 +9,7 @@ import pytest
 
 from playground import turn
 from playground.backends.registry import make_backend
+from playground.pacing import UpdatePacer
 from playground.types import BackendSpec, Message, PaneState, SamplingParams
 from tests.support.app_process import free_port
 from tests.support.tgi_protocol import Behavior
@@ -24,7 +25,8 @@ def spec_for(url: str, backend_id: str = "a", kind: str = "tgi", **kw: object) -
 
 async def run(specs: list[BackendSpec], text: str = "Hello", system: str | None = "You are a helpful assistant.",
               params: SamplingParams = SamplingParams(), panes: list[PaneState] | None = None,
-              timeout_s: float = 30.0) -> tuple[list[PaneState], list[list[str]]]:
+              timeout_s: float = 30.0, pacer: UpdatePacer | None = None
+              ) -> tuple[list[PaneState], list[list[str]]]:
     """Run one turn; return the panes and, per yield, each pane's status."""
     backends = [make_backend(s, timeout_s) for s in specs]
     panes = panes or [PaneState(s.id, s.label) for s in specs]
@@ -34,7 +36,7 @@ async def run(specs: list[BackendSpec], text: str = "Hello", system: str | None 
         jobs.append(turn.PaneJob(backend, tuple(turn.conversation(pane, system, text)), params))
     statuses = []
     try:
-        async for states in turn.run_turn(jobs, panes):
+        async for states in turn.run_turn(jobs, panes, pacer=pacer):
             statuses.append([p.status for p in states])
     finally:
         for backend in backends:
@@ -52,6 +54,19 @@ async def test_two_panes_stream_at_the_same_time(tgi_server_factory):
     assert [p.status for p in panes] == ["done", "done"]
     assert ["streaming", "streaming"] in statuses, "the panes never streamed at the same time"
     assert wall < 1.6 * alone, f"two panes took {wall:.2f}s; one alone takes ~{alone:.2f}s"
+
+
+async def test_a_pacer_batches_tokens_into_fewer_updates_without_losing_any(tgi_server_factory):
+    fast = Behavior(ttft=0.05, rate=100, tokens=60)
+    servers = [tgi_server_factory(behavior=fast) for _ in range(2)]
+    specs = [spec_for(s.url, str(i)) for i, s in enumerate(servers)]
+    _, unpaced = await run(specs, params=SamplingParams(max_new_tokens=60))
+    pacer = UpdatePacer(budget_hz=5, fastest_hz=5, slowest_hz=5)  # at most one update per 0.2 s
+    panes, paced = await run(specs, params=SamplingParams(max_new_tokens=60), pacer=pacer)
+    assert len(unpaced) > 30, "the unpaced turn should update about once per token"
+    assert len(paced) <= 0.65 / 0.2 + 4, f"{len(paced)} updates in a ~0.65 s turn paced at 0.2 s"
+    assert [p.reply for p in panes] == ["".join(f" tok{i}" for i in range(60))] * 2
+    assert [p.status for p in panes] == ["done", "done"] and pacer.active == 0
 
 
 async def test_metrics_are_filled_when_a_stream_ends(tgi_server_factory):

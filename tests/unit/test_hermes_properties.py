@@ -8,16 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import playground.context_budget
 import playground.hermes.builtin_tools
 import playground.hermes.chatml
 import playground.hermes.jsonmode
 import playground.hermes.presets
-import playground.context_budget
 import playground.hermes.reasoning
 import playground.hermes.system_prompt
 import playground.hermes.tool_calls
 import playground.hermes.tool_loop
 import playground.hermes.tools
+import playground.pacing
 from playground.hermes.builtin_tools import ToolArgumentError, calculator
 from playground.hermes.chatml import FORBIDDEN_TOKENS, ForgedTurnError, render_chatml
 from playground.hermes.jsonmode import check_json_reply, extract_json
@@ -151,7 +152,7 @@ def test_tool_response_is_json_with_name_and_content(name, content):
 @pytest.mark.parametrize("module", [
     playground.hermes.chatml, playground.hermes.tools, playground.hermes.tool_calls, playground.hermes.jsonmode,
     playground.hermes.reasoning, playground.hermes.builtin_tools, playground.hermes.presets,
-    playground.hermes.tool_loop, playground.hermes.system_prompt, playground.context_budget,
+    playground.hermes.tool_loop, playground.hermes.system_prompt, playground.context_budget, playground.pacing,
 ])
 def test_docstring_examples_hold(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
