@@ -49,7 +49,9 @@ def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
             return await probe_all(settings, backends)
 
         demo.load(load_table, None, [table, help_box])
-    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
+    # waiting user each time a turn starts ("auto"), which costs O(queue) messages per turn.
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2)
     return demo
 
 

@@ -14,6 +14,7 @@ from playground.backends.base import Backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import ToolContext, load_stock_table
 from playground.hermes.tool_loop import fill_tool_result
+from playground.pacing import UpdatePacer
 from playground.settings import Settings
 from playground.turn_setup import SHARED, TurnChoices, TurnSetupError, continue_pane, start_turn
 from playground.types import CompareSession, PaneState, SamplingParams
@@ -185,19 +186,30 @@ class CompareView:
         self.w, self.settings = w, settings
 
     def live(self, session: CompareSession) -> Outputs:
-        """What changes while tokens stream: chats, summaries, the state."""
+        """What changes while tokens stream: chats, summaries, the state, already postprocessed.
+
+        Turn events run with ``postprocess=False`` and get these values: Gradio would otherwise
+        postprocess each output in a worker thread and walk it twice for files, on every update
+        (about a fifth of the app's CPU per turn under load, measured with benchmarks/load.py).
+        """
+        out: Outputs = {self.w.state: session}
+        for i, widgets in enumerate(self.w.panes):
+            pane = session.panes[i] if i < len(session.panes) else None
+            out[widgets.chatbot] = widgets.chatbot.postprocess(chat_messages(pane) if pane else []).model_dump()
+            out[widgets.metrics] = widgets.metrics.postprocess(pane_summary(pane) if pane else "")
+        return out
+
+    def live_outputs(self) -> list[Any]:
+        """The components a streaming update writes (see :meth:`live`)."""
+        return [self.w.state, *(c for p in self.w.panes for c in (p.chatbot, p.metrics))]
+
+    def full(self, session: CompareSession, clear_tool_results: bool = False) -> Outputs:
+        """Everything: also tool-result boxes (emptied if asked) and the prompt inspector."""
         out: Outputs = {self.w.state: session}
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
             out[widgets.chatbot] = chat_messages(pane) if pane else []
             out[widgets.metrics] = pane_summary(pane) if pane else ""
-        return out
-
-    def full(self, session: CompareSession, clear_tool_results: bool = False) -> Outputs:
-        """Everything: also tool-result boxes (emptied if asked) and the prompt inspector."""
-        out = self.live(session)
-        for i, widgets in enumerate(self.w.panes):
-            pane = session.panes[i] if i < len(session.panes) else None
             step = turn.awaiting_tool(pane) if pane else None
             out[widgets.tool_box] = gr.Group(visible=step is not None)
             label = f"Result of {step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})" \
@@ -219,6 +231,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     count = len(w.panes)
     view = CompareView(w, settings)
     windows = ContextWindows(backends)
+    pacer = UpdatePacer()
     tool_context = ToolContext(stocks=load_stock_table(settings.assets_dir / "tools" / "stock_fundamentals.csv"))
     wire_system_prompt(w.system, w.assets)
     for pane in w.panes:
@@ -236,10 +249,9 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
 
     async def stream(session: CompareSession, jobs: Sequence[turn.PaneJob], panes: Sequence[PaneState]
                      ) -> AsyncIterator[Outputs]:
-        yield view.full(session)
-        async for _ in turn.run_turn(jobs, panes, windows):
+        yield view.live(session)
+        async for _ in turn.run_turn(jobs, panes, windows, pacer=pacer):
             yield view.live(session)
-        yield view.full(session)
 
     async def send(values: dict[Any, Any]) -> AsyncIterator[Outputs]:
         session: CompareSession = values[w.state]
@@ -291,13 +303,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
                 raise gr.Error("This pane is not waiting for a tool result.")
             pane.tool_steps = fill_tool_result(pane.tool_steps, text)
             if turn.awaiting_tool(pane) is not None:  # more calls of this round still wait
-                yield view.full(session, clear_tool_results=True)
+                yield view.live(session)
                 return
             job = continue_pane(pane, session, backends[pane.backend_id], tool_context)
-            first = True
             async for update in stream(session, [job], [pane]):
-                if first:
-                    update, first = {**update, **view.full(session, clear_tool_results=True)}, False
                 yield update
 
         return_result.__name__ = f"return_tool_result_{index}"
@@ -312,6 +321,12 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
                 if counted is not None:
                     pane.budget = replace(pane.budget, prompt_tokens=counted, source="tokenize")
         return view.full(session)
+
+    def show_full(session: CompareSession) -> Outputs:
+        return view.full(session)
+
+    def show_full_cleared(session: CompareSession) -> Outputs:
+        return view.full(session, clear_tool_results=True)
 
     def stop(session: CompareSession) -> Outputs:
         turn.stop(session.panes)
@@ -331,11 +346,18 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     inputs = {w.message, w.n_panes, w.blind, w.state, *w.sampling, w.system.no_system, w.system.text, modes.mode,
               modes.tools, modes.schema, modes.grammar, modes.max_depth,
               *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
-    send_event = w.send.click(send, inputs, [*outputs, w.message], api_name="send")
-    submit_event = w.message.submit(send, inputs, [*outputs, w.message], api_name=False)
-    regen_event = w.regenerate.click(regenerate, inputs, outputs, api_name="regenerate")
-    tool_events = [p.tool_send.click(tool_result_handler(i), [p.tool_result, w.state], outputs)
+    live = view.live_outputs()
+    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": "turns",
+                                    "concurrency_limit": settings.max_turns}
+    send_event = w.send.click(send, inputs, [*live, w.message], api_name="send", **turn_options)
+    submit_event = w.message.submit(send, inputs, [*live, w.message], api_name=False, **turn_options)
+    regen_event = w.regenerate.click(regenerate, inputs, live, api_name="regenerate", **turn_options)
+    tool_events = [p.tool_send.click(tool_result_handler(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
+    for event in (send_event, submit_event, regen_event):
+        event.then(show_full, [w.state], outputs, queue=False)
+    for event in tool_events:  # only after a result was taken: a refused one stays in its box
+        event.success(show_full_cleared, [w.state], outputs, queue=False)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
     stop_event = w.stop.click(stop, [w.state], outputs, cancels=turn_events, queue=False)
     clear_event = w.clear.click(clear, None, outputs, cancels=turn_events, queue=False)
