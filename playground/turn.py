@@ -102,9 +102,6 @@ class _Done:
     """Sentinel: a pane's task has ended."""
 
 
-_URGENT = (_ToolRound, _Finished, _Done, BackendError)  # a batch starting with one is never held by the pacer
-
-
 def conversation(pane: PaneState, system_prompt: str | None, user_text: str) -> list[Message]:
     """The messages a pane sends: optional system turn, its history, the new user message.
 
@@ -271,10 +268,20 @@ async def _run_pane(job: PaneJob, windows: ContextWindows | None, put: Callable[
 
 
 async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
-                queue: asyncio.Queue[tuple[int, object]]) -> None:
-    """Run one pane into the shared queue; every failure becomes a queued value."""
+                queue: asyncio.Queue[tuple[int, object]], wake: asyncio.Event) -> None:
+    """Run one pane into the shared queue; every failure becomes a queued value.
+
+    Sets ``wake`` for what should not wait for the pacer: anything but a token, and the first token.
+    """
+    tokens = 0
+
     def put(item: object) -> None:
+        nonlocal tokens
         queue.put_nowait((index, item))
+        if isinstance(item, TokenEvent):
+            tokens += 1
+        if tokens == 1 or not isinstance(item, TokenEvent | _Generation):
+            wake.set()
 
     try:
         await _run_pane(job, windows, put)
@@ -286,29 +293,39 @@ async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
         put(_Done())
 
 
+async def _hold(wake: asyncio.Event, seconds: float) -> None:
+    """Wait up to ``seconds`` (from the pacer), or until something sets ``wake``."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await wake.wait()
+
+
 async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: ContextWindows | None = None,
                    clock: Callable[[], float] = time.perf_counter, pacer: UpdatePacer | None = None
                    ) -> AsyncIterator[Sequence[PaneState]]:
     """Stream every job into its pane at once, yielding the panes after each batch of events.
 
     Panes must have been prepared with :func:`begin` (or :func:`resume`). With a ``pacer``,
-    token batches are held until its interval has passed since the previous yield (a batch
-    that starts with an end, an error or a tool round is not held). Closing this generator (or cancelling the
-    task iterating it) cancels every stream, which closes its HTTP connection.
+    tokens are held until its interval has passed since the previous yield; a pane's first
+    token, a tool round, an error or an end is shown at once, with whatever was held.
+    Closing this generator (or cancelling the task iterating it) cancels every stream, which
+    closes its HTTP connection.
     """
     queue: asyncio.Queue[tuple[int, object]] = asyncio.Queue()
+    wake = asyncio.Event()
     started = clock()
-    tasks = [asyncio.create_task(_pump(i, job, windows, queue)) for i, job in enumerate(jobs)]
+    tasks = [asyncio.create_task(_pump(i, job, windows, queue, wake)) for i, job in enumerate(jobs)]
     running, last_yield = len(tasks), -math.inf
     try:
         with pacer.turn() if pacer is not None else contextlib.nullcontext():
             while running:
                 batch = [await queue.get()]
-                wait = last_yield + pacer.interval_s() - clock() if pacer is not None else 0.0
-                if wait > 0 and not isinstance(batch[0][1], _URGENT):
-                    await asyncio.sleep(wait)
+                if pacer is not None and not wake.is_set():
+                    await _hold(wake, last_yield + pacer.interval_s() - clock())
                 while not queue.empty():
                     batch.append(queue.get_nowait())
+                wake.clear()  # everything that set it is in this batch
                 now = clock()
                 for index, item in batch:
                     pane, elapsed = panes[index], jobs[index].elapsed_s + now - started
