@@ -47,6 +47,7 @@ class PaneWidgets:
     chatbot: gr.Chatbot
     metrics: gr.Markdown
     tool_box: gr.Group
+    tool_call: gr.Markdown
     tool_result: gr.Textbox
     tool_send: gr.Button
     inspector: gr.Accordion
@@ -111,13 +112,14 @@ def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
                              feedback_options=None)
         metrics = gr.Markdown("", elem_id=f"pane-{i}-metrics")
         with gr.Group(visible=False) as tool_box:
+            tool_call = gr.Markdown("", elem_id=f"pane-{i}-tool-call", padding=True)
             tool_result = gr.Textbox(lines=3, label="Tool result", elem_id=f"pane-{i}-tool-result",
                                      placeholder="The tool's result: JSON, or plain text")
             tool_send = gr.Button("Return result to the model", size="sm", elem_id=f"pane-{i}-tool-send")
         with gr.Accordion("Prompt inspector", open=False, elem_id=f"pane-{i}-inspector") as inspector:
             header = gr.Markdown(elem_id=f"pane-{i}-inspector-header")
             code = gr.Code(language=None, label="Sent", elem_id=f"pane-{i}-inspector-code", max_lines=30)
-    return PaneWidgets(column, backend, own, system, chatbot, metrics, tool_box, tool_result, tool_send,
+    return PaneWidgets(column, backend, own, system, chatbot, metrics, tool_box, tool_call, tool_result, tool_send,
                        inspector, header, code)
 
 
@@ -212,9 +214,10 @@ class CompareView:
             out[widgets.metrics] = pane_summary(pane) if pane else ""
             step = turn.awaiting_tool(pane) if pane else None
             out[widgets.tool_box] = gr.Group(visible=step is not None)
-            label = f"Result of {step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})" \
-                if step else "Tool result"
-            out[widgets.tool_result] = gr.Textbox(label=label, **({"value": ""} if clear_tool_results else {}))
+            call = f"{step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})" if step else ""
+            out[widgets.tool_call] = f"Result of `{call}`" if step else ""
+            # plain values, not component updates: Gradio builds a new component per update
+            out[widgets.tool_result] = "" if clear_tool_results else gr.skip()
             spec = self.settings.backend(pane.backend_id) if pane else None
             out[widgets.inspector_header] = inspector_header(pane, spec) if pane and spec else ""
             out[widgets.inspector_code] = inspector_text(pane, spec) if pane and spec else ""
@@ -222,8 +225,8 @@ class CompareView:
 
     def outputs(self) -> list[Any]:
         """Every component a turn event may update."""
-        return [self.w.state, *(c for p in self.w.panes for c in (p.chatbot, p.metrics, p.tool_box, p.tool_result,
-                                                                      p.inspector_header, p.inspector_code))]
+        return [self.w.state, *(c for p in self.w.panes for c in (
+            p.chatbot, p.metrics, p.tool_box, p.tool_call, p.tool_result, p.inspector_header, p.inspector_code))]
 
 
 def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend]) -> TurnEvents:

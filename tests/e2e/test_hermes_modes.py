@@ -55,13 +55,14 @@ def test_a_tool_that_is_not_built_in_asks_for_its_result(page: Page, tgi_server_
         page.locator("#tool-set input").click()
         page.get_by_role("option", name="weather").click()
         send(page, "Weather in Paris?")
-        box = page.locator("#pane-0-tool-result")
-        expect(box).to_contain_text("Result of get_current_weather(location='Paris, France')", timeout=10_000)
+        call, box = page.locator("#pane-0-tool-call"), page.locator("#pane-0-tool-result")
+        expect(call).to_contain_text("Result of get_current_weather(location='Paris, France')", timeout=10_000)
         expect(page.locator("#pane-0-metrics")).to_contain_text("waiting for your tool result")
         box.locator("textarea").fill('{"temperature": 24, "sky": "sunny"}')
         page.locator("#pane-0-tool-send").click()
         expect(page.locator("#pane-0-chat")).to_contain_text("It is sunny, 24 C.", timeout=10_000)
         expect(box).to_be_hidden()
+        expect(call).to_be_hidden()
     sent = [r["body"]["inputs"] for r in server.requests if r["path"] in ("/", "/generate_stream")]
     assert any('{"name": "get_current_weather", "content": {"temperature": 24, "sky": "sunny"}}' in p for p in sent)
 
