@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = load_settings(sys.argv[1:] if argv is None else argv)
     demo = build_app(settings)
     demo.launch(server_name=settings.host, server_port=settings.port,
-                max_threads=settings.concurrency_limit, theme=gr.themes.Soft())
+                max_threads=settings.concurrency_limit, state_session_capacity=settings.max_sessions,
+                theme=gr.themes.Soft())
 
 
 if __name__ == "__main__":

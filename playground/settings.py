@@ -45,6 +45,7 @@ class Settings:
     max_panes: int = 4
     concurrency_limit: int = 256
     max_turns: int = 40  # turns streaming at once; more wait in the queue with their position shown
+    max_sessions: int = 1000  # browser sessions kept in memory (Gradio keeps ~0.3 MB of config each)
     assets_dir: Path = field(default=ASSETS_DIR)
     dataset_repo: str | None = None
     hub_token_env: str = ENV_HUB_TOKEN
