@@ -44,8 +44,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=6.0, help="arrivals are spread over this many seconds first")
     p.add_argument("--drain", type=float, default=90.0, help="wait this long for turns still running after a window")
     p.add_argument("--panes", type=int, default=4, help="test servers = panes per turn")
-    p.add_argument("--replicas", type=int, default=1,
-                   help="app processes per variant sharing one store; user i sticks to replica i %% N")
+    p.add_argument("--replicas", action="append", default=[], metavar="[NAME:]N",
+                   help="app processes sharing one store, for every variant or for NAME (repeatable); "
+                        "user i sticks to replica i %% N")
     p.add_argument("--ttft", type=float, default=0.2, help="test servers' time to first token, s")
     p.add_argument("--rate", type=float, default=20.0, help="test servers' tokens per second per stream")
     p.add_argument("--tokens", type=int, default=60, help="tokens per reply")
@@ -68,8 +69,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
-def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[str] = ()) -> list[AppVariant]:
-    """``NAME=DIR``, ``NAME:KEY=VALUE`` and ``NAME:PYTHON`` arguments to app variants."""
+def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[str] = (),
+             replicas: Sequence[str] = ()) -> list[AppVariant]:
+    """``NAME=DIR``, ``NAME:KEY=VALUE``, ``NAME:PYTHON`` and ``[NAME:]N`` arguments to app variants."""
     out = []
     for spec in specs or ["current=" + str(ROOT)]:
         name, _, directory = spec.partition("=")
@@ -90,6 +92,13 @@ def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[s
         if variant is None or not Path(python).is_file():
             raise SystemExit(f"--python {item}: expected NAME:PATH with NAME one of the variants")
         variant.python = python
+    for item in replicas:
+        name, _, count = item.rpartition(":")
+        chosen = [v for v in out if not name or v.name == name]
+        if not chosen or not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--replicas {item}: expected N or NAME:N with NAME one of the variants")
+        for variant in chosen:
+            variant.replicas = int(count)
     return out
 
 
@@ -156,8 +165,8 @@ def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str, replic
     env = {"DATABASE_URL": f"sqlite:///{log_dir}/store-{variant.name}-{tag}.db", **variant.env}
     apps = []
     for r in range(replicas):
-        app = start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python), urls,
-                        log_dir, f"{tag}-r{r}" if replicas > 1 else tag)
+        app = start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python, replicas),
+                        urls, log_dir, f"{tag}-r{r}" if replicas > 1 else tag)
         procs.append(app)
         apps.append(app)
     return apps
@@ -193,7 +202,7 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
         "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env,
-                              "python": a.python}
+                              "python": a.python, "replicas": a.replicas}
                      for a in apps},
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
@@ -214,7 +223,7 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
             direct_turn_s = (row["wall_ratio"]["p50"] or 0) * ref.turn_s or None
             print(f"K={k} backends alone: {row['turns_per_s']:.2f} turns/s", flush=True)
         for variant in apps:
-            running = _start(variant, urls, log_dir, f"k{k}", args.replicas, procs)
+            running = _start(variant, urls, log_dir, f"k{k}", variant.replicas, procs)
             try:
                 send = asyncio.run(_send_event(running, args.panes))
                 if k == min(ks):
@@ -255,7 +264,7 @@ def _sigterm_to_interrupt(*_: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    apps = variants(args.variant, args.env, args.python)
+    apps = variants(args.variant, args.env, args.python, args.replicas)
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
     with stopped_on_exit([]) as procs:

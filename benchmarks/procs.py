@@ -134,6 +134,7 @@ class AppVariant:
     env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     python: str = sys.executable  # another interpreter (a virtual environment) to A/B a dependency
+    replicas: int = 1  # app processes sharing one store, each user sticking to one (the scale-out)
 
 
 def start_app(variant: AppVariant, backend_urls: Sequence[str], log_dir: Path, tag: str) -> Proc:

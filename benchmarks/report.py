@@ -87,9 +87,7 @@ def markdown(results: dict[str, Any]) -> str:
            f"TGI-protocol test servers, {cfg['ttft']} s to first token, {cfg['rate']} tokens/s, "
            f"{cfg['tokens']} tokens per pane; each user clicks Send on a {cfg['panes']}-pane turn, back to back, "
            f"{cfg.get('turns_per_session', 1)} turns per conversation (session), chained listeners included. "
-           f"Window {cfg['duration']} s after {cfg['warmup']} s of arrivals."
-           + (f" **{cfg['replicas']} app processes** per variant, one shared store, each user sticking to one "
-              "(CPU figures add the processes up; RSS is the largest one's)." if cfg.get("replicas", 1) > 1 else ""),
+           f"Window {cfg['duration']} s after {cfg['warmup']} s of arrivals.",
            ""]
     busy = [f"{v} K={r['users']}" for v, runs in results["apps"].items() for r in runs if r["foreign_cores"] > 0.15]
     if busy:
@@ -105,6 +103,9 @@ def markdown(results: dict[str, Any]) -> str:
         variant = results["variants"][name]
         env = " ".join(f"{k}={v}" for k, v in variant.get("env", {}).items())
         out += [f"## App `{name}` ({variant['directory']}, {variant['commit']}{', ' + env if env else ''})", ""]
+        if variant.get("replicas", 1) > 1:
+            out += [f"**{variant['replicas']} app processes**, one shared store, each user sticking to one "
+                    "(CPU figures add the processes up; RSS is the largest one's).", ""]
         out += _table(APP_ROWS, runs) + [""]
         k1 = next((r for r in runs if r["users"] == 1), None)
         idle = results["stop_idle"].get(name)
