@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import gradio as gr
 
@@ -12,7 +11,7 @@ from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import open_space_vote_log
-from playground.ui.backends import build_backends_tab, build_setup_help, probe_all
+from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.compare import build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.leaderboard import build_leaderboard_tab
@@ -41,14 +40,10 @@ def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
         with gr.Tab("Leaderboard") as leaderboard_tab:
             build_leaderboard_tab(settings, store, leaderboard_tab)
         with gr.Tab("Backends"):
-            table = build_backends_tab(settings, backends, help_box)
+            table, probe = build_backends_tab(settings, backends, help_box)
         turn_events = wire_compare(compare, settings, backends)
         wire_vote(vote, compare, turn_events, store, settings, backends, hub_log)
-
-        async def load_table() -> tuple[list[list[object]], Any]:
-            return await probe_all(settings, backends)
-
-        demo.load(load_table, None, [table, help_box])
+        demo.load(probe.recent, None, [table, help_box])
     # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
     # waiting user each time a turn starts ("auto"), which costs O(queue) messages per turn.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2)

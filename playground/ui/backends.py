@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,6 +69,35 @@ async def probe_all(settings: Settings, backends: Mapping[str, Backend]) -> tupl
     return rows, gr.Markdown(help_text, visible=bool(help_text))
 
 
+@dataclass
+class RecentProbe:
+    """The last probe of every backend, reused by page loads younger than ``max_age_s``.
+
+    Without it every visitor's page load sends each backend an ``/info`` request; Refresh
+    always probes anew (``fresh``). Loads arriving together share one probe.
+    """
+
+    settings: Settings
+    backends: Mapping[str, Backend]
+    max_age_s: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    _last: tuple[float, tuple[list[list[object]], Any]] | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def fresh(self) -> tuple[list[list[object]], Any]:
+        """Probe every backend now and remember the result."""
+        result = await probe_all(self.settings, self.backends)
+        self._last = (self.clock(), result)
+        return result
+
+    async def recent(self) -> tuple[list[list[object]], Any]:
+        """The remembered result if young enough, else a fresh probe."""
+        async with self._lock:
+            if self._last is not None and self.clock() - self._last[0] < self.max_age_s:
+                return self._last[1]
+            return await self.fresh()
+
+
 def build_setup_help(settings: Settings) -> gr.Markdown:
     """The setup help, visible from the start when no backend is configured."""
     text = setup_help(settings)
@@ -74,13 +105,10 @@ def build_setup_help(settings: Settings) -> gr.Markdown:
 
 
 def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown
-                       ) -> gr.Dataframe:
-    """Lay out the Backends tab; the table and the setup help refresh on load and on demand."""
+                       ) -> tuple[gr.Dataframe, RecentProbe]:
+    """Lay out the Backends tab; Refresh probes anew. Returns the table and the probe page loads use."""
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="backends-table", wrap=True)
     refresh = gr.Button("Refresh", size="sm", elem_id="backends-refresh")
-
-    async def refresh_table() -> tuple[list[list[object]], Any]:
-        return await probe_all(settings, backends)
-
-    refresh.click(refresh_table, None, [table, help_box])
-    return table
+    probe = RecentProbe(settings, backends)
+    refresh.click(probe.fresh, None, [table, help_box])
+    return table, probe

@@ -64,6 +64,7 @@ class TGITestServer:
         self._requests: list[dict[str, Any]] = []
         self._disconnect_times: list[float] = []
         self._completed = 0
+        self.info_requests = 0  # GET /info, counted on the server's loop
         self._active: set[asyncio.Task[str]] = set()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -345,6 +346,7 @@ def build_app(server: TGITestServer) -> Starlette:
         return JSONResponse(proto.tokenize(body["inputs"]))
 
     async def info(_: Request) -> Response:
+        server.info_requests += 1
         return JSONResponse(proto.info(server.model_id, server.max_input_tokens,
                                        server.max_total_tokens))
 
