@@ -62,10 +62,12 @@ async def test_a_pacer_batches_tokens_into_fewer_updates_without_losing_any(tgi_
     specs = [spec_for(s.url, str(i)) for i, s in enumerate(servers)]
     _, unpaced = await run(specs, params=SamplingParams(max_new_tokens=60))
     pacer = UpdatePacer(budget_hz=5, fastest_hz=5, slowest_hz=5)  # at most one update per 0.2 s
+    started = time.perf_counter()
     panes, paced = await run(specs, params=SamplingParams(max_new_tokens=60), pacer=pacer)
+    wall = time.perf_counter() - started
     assert len(unpaced) > 30, "the unpaced turn should update about once per token"
     shown_at_once = 3 * 2  # per pane: its first token, its result, its end
-    assert len(paced) <= 0.65 / 0.2 + 1 + shown_at_once, f"{len(paced)} updates in a ~0.65 s turn paced at 0.2 s"
+    assert len(paced) <= wall / 0.2 + 1 + shown_at_once, f"{len(paced)} updates in {wall:.2f} s paced at 0.2 s"
     assert [p.reply for p in panes] == ["".join(f" tok{i}" for i in range(60))] * 2
     assert [p.status for p in panes] == ["done", "done"] and pacer.active == 0
 
@@ -79,7 +81,7 @@ async def test_a_pacer_never_holds_back_a_panes_first_token(tgi_server_factory):
     shown = time.perf_counter() - started
     first_late = next(i for i, s in enumerate(statuses) if s[1] != "waiting")
     assert first_late <= 3, f"the late pane's first token came in update {first_late}: {statuses[:5]}"
-    assert shown < 1.6, f"a 2 s interval held the end of a ~1.1 s turn back: {shown:.2f} s"
+    assert shown < 2.0, f"the 2 s interval held the end of a ~1.1 s turn back: {shown:.2f} s"
 
 
 async def test_metrics_are_filled_when_a_stream_ends(tgi_server_factory):
