@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 
 SCALE = 400.0
 BASE = 1000.0
@@ -49,6 +47,10 @@ def _fit(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, x0: np.ndarray
     Battles are first collapsed to one weighted row per ordered pair. A tiny ridge
     (1e-6) keeps the optimum finite when a model never lost; strengths are centred.
     """
+    # imported here: scipy adds ~38 MB to every app process and only the Leaderboard tab fits ratings
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
     pair = a * n + b
     wins = np.bincount(pair, weights=score, minlength=n * n)
     games = np.bincount(pair, minlength=n * n).astype(float)
