@@ -214,8 +214,8 @@ class CompareView:
             out[widgets.metrics] = pane_summary(pane) if pane else ""
             step = turn.awaiting_tool(pane) if pane else None
             out[widgets.tool_box] = gr.Group(visible=step is not None)
-            call = f"{step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})" if step else ""
-            out[widgets.tool_call] = f"Result of `{call}`" if step else ""
+            out[widgets.tool_call] = (f"Result of `{step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})`"
+                                      if step else "")
             # plain values, not component updates: Gradio builds a new component per update
             out[widgets.tool_result] = "" if clear_tool_results else gr.skip()
             spec = self.settings.backend(pane.backend_id) if pane else None
