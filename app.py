@@ -10,7 +10,8 @@ import gradio as gr
 from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
-from playground.store.hub import open_space_vote_log
+from playground.store.hub import log_folder, open_space_vote_log
+from playground.store.restore import restore_space_store
 from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.compare import build_compare, wire_compare
 from playground.ui.data import build_data_tab
@@ -27,7 +28,9 @@ def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
     """
     backends = build_backends(settings)
     store = store or open_store(settings.database_url)
-    hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env)
+    restore_space_store(store, settings.space_id, settings.dataset_repo, settings.hub_token_env)
+    hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env,
+                                  log_folder(settings.database_url))
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCompare Hermes 3 and other ChatML models side by side.")
         help_box = build_setup_help(settings)

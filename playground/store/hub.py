@@ -3,14 +3,15 @@
 Two ways: ``push_to_hub`` uploads a snapshot (Parquet per config plus a dataset card whose
 YAML declares the ``dpo`` and ``battles`` configs) in one commit; ``HubVoteLog`` appends
 every vote as JSONL lines to a folder that ``huggingface_hub.CommitScheduler`` pushes
-every few minutes (for a Space, where the local disk does not survive a restart).
+every few minutes (for a Space, where the local disk does not survive a restart), together
+with every stored turn and vote as the store's own rows, from which ``restore`` rebuilds
+the store on start.
 The network client is always injectable (``api=`` / ``hf_api=``), so tests check exactly
 the files that would be sent without any network.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -20,15 +21,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from huggingface_hub import CommitOperationAdd, CommitScheduler, HfApi
 
 from playground.store.db import Store, VotedTurn, VoteFilter
 from playground.store.export import battle_rows, dpo_rows, export
+from playground.store.restore import RECORD_FILES, dumps, turn_line, vote_line
+from playground.types import TurnRecord
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILES = {"dpo": "data/dpo.parquet", "battles": "data/battles.parquet"}
 LOG_FILES = {"dpo": "log/dpo-*.jsonl", "battles": "log/battles-*.jsonl"}
+RECORDS_NOTE = """
+`log/turns-*.jsonl` and `log/votes-*.jsonl` hold every stored turn and vote as the playground's
+store keeps them (a vote again on each change): the app restores its store from them on start.
+"""
 
 
 def dataset_card(repo_id: str, counts: dict[str, int] | None = None, data_files: dict[str, str] = CONFIG_FILES) -> str:
@@ -113,12 +121,13 @@ def push_to_hub(
 
 
 class HubVoteLog:
-    """Append-only JSONL log of votes for a dataset repo, pushed by a ``CommitScheduler``.
+    """Append-only JSONL log of turns and votes for a dataset repo, pushed by a ``CommitScheduler``.
 
     Each process writes its own ``log/{kind}-{uuid}.jsonl`` files (no two replicas ever write
-    the same file). A changed mind appends the new vote again: consumers keep the last
-    line per ``vote_id`` (``tstamp`` / ``timestamp`` increase). The scheduler (which
-    creates the repo over the network) is only built on the first ``append``.
+    the same file): ``turns`` and ``votes`` (the store's rows, for ``restore``), ``dpo`` and
+    ``battles`` (ready to train on). A changed mind appends the new vote again: consumers
+    keep the last line per ``vote_id`` / ``id`` (``tstamp`` / ``updated_at`` increase). The
+    scheduler (which creates the repo over the network) is only built on the first append.
     """
 
     def __init__(self, folder: Path, make_scheduler: Callable[[], Any], repo_id: str = "") -> None:
@@ -128,7 +137,8 @@ class HubVoteLog:
         self._scheduler: Any = None
         self._init_lock = threading.Lock()
         suffix = uuid.uuid4().hex
-        self.files = {kind: folder / pattern.replace("*", suffix) for kind, pattern in LOG_FILES.items()}
+        patterns = {**RECORD_FILES, **LOG_FILES}
+        self.files = {kind: folder / pattern.replace("*", suffix) for kind, pattern in patterns.items()}
 
     @property
     def scheduler(self) -> Any:
@@ -138,21 +148,40 @@ class HubVoteLog:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 card = self.folder / "README.md"
                 if not card.exists():
-                    card.write_text(dataset_card(self.repo_id, data_files=LOG_FILES), encoding="utf-8")
+                    card.write_text(dataset_card(self.repo_id, data_files=LOG_FILES) + RECORDS_NOTE, encoding="utf-8")
                 self._scheduler = self._make_scheduler()
             return self._scheduler
 
     def append(self, item: VotedTurn) -> None:
-        """Append the vote's DPO pairs and battles (under the scheduler's lock, so no half line is pushed)."""
-        lines = {kind: [json.dumps(r, ensure_ascii=False) for r in build(item)] for kind, build in
-                 (("dpo", dpo_rows), ("battles", battle_rows))}
-        scheduler = self.scheduler
-        with scheduler.lock:
-            for kind, rows in lines.items():
-                if rows:
+        """Append a stored vote: its row, its DPO pairs and its battles. Never raises (see ``_write``)."""
+        rows = {"votes": [vote_line(item.vote)], "dpo": dpo_rows(item), "battles": battle_rows(item)}
+        self._write(rows, f"vote {item.vote.id}")
+
+    def append_turn(self, turn: TurnRecord) -> None:
+        """Append a stored turn (voted or not, failed or stopped panes included). Never raises."""
+        self._write({"turns": [turn_line(turn)]}, f"turn {turn.id}")
+
+    def _write(self, rows: dict[str, list[dict[str, Any]]], what: str) -> None:
+        """Append rows per kind under the scheduler's lock, so no half line is ever pushed.
+
+        When the Hub cannot be reached the rows still go to disk: the scheduler pushes every
+        file of the folder once it starts. Nothing is raised (the store already holds the
+        record); a disk failure is logged.
+        """
+        lines = {kind: b"".join(dumps(r) for r in kind_rows) for kind, kind_rows in rows.items() if kind_rows}
+        try:
+            lock = self.scheduler.lock
+        except Exception as exc:  # noqa: BLE001 — the Hub may be down; keep the rows for the first push
+            log.warning("Hub log for %s not started (%s): %s kept on disk", self.repo_id, type(exc).__name__, what)
+            lock = self._init_lock
+        try:
+            with lock:
+                for kind, data in lines.items():
                     self.files[kind].parent.mkdir(parents=True, exist_ok=True)
-                    with self.files[kind].open("a", encoding="utf-8") as f:
-                        f.write("".join(line + "\n" for line in rows))
+                    with self.files[kind].open("ab") as f:
+                        f.write(data)
+        except OSError as exc:
+            log.warning("could not append %s to the Hub log: %s", what, type(exc).__name__)
 
     def start(self) -> bool:
         """Build the scheduler now (creating the repo if needed); ``False`` (logged) when the Hub refused.
@@ -205,6 +234,19 @@ def make_commit_scheduler(
         )
 
     return HubVoteLog(folder, build, repo_id)
+
+
+def log_folder(database_url: str) -> Path:
+    """The Hub log's local outbox: beside a SQLite store file (its directory is writable), else ``data/hub-log``.
+
+    Example:
+        >>> log_folder("sqlite:////home/user/data/playground.db").as_posix()
+        '/home/user/data/hub-log'
+    """
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).parent / "hub-log"
+    return Path("data/hub-log")
 
 
 def open_space_vote_log(

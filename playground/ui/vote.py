@@ -24,6 +24,7 @@ from playground.store.errors import StoreError
 from playground.store.hub import HubVoteLog
 from playground.turn_record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Vote, VoteKind
+from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
 from playground.voting import VoteSession
 
@@ -48,6 +49,8 @@ class VoteWidgets:
     status: gr.Markdown
     reveal: gr.Markdown
     state: gr.State
+    consent: gr.Column
+    accept: gr.Button
 
     def outputs(self) -> list[Any]:
         """The components ``render`` returns values for, in order."""
@@ -55,8 +58,14 @@ class VoteWidgets:
                 self.status, self.reveal, self.state]
 
 
-def build_vote(settings: Settings) -> VoteWidgets:
-    """Lay out the vote panel (hidden until a turn has finished) inside the current Blocks context."""
+def build_vote(settings: Settings, terms: str) -> VoteWidgets:
+    """Lay out the vote panel (hidden until a turn has finished) inside the current Blocks context.
+
+    ``terms`` is the consent notice shown above the buttons until accepted (public deployments).
+    """
+    with gr.Column(visible=False, elem_id="consent") as consent:
+        gr.Markdown(terms, elem_id="consent-text")
+        accept = gr.Button("I agree — let me vote", size="sm", elem_id="consent-accept")
     with gr.Column(visible=False, elem_id="vote-panel") as panel:
         prompt = gr.Markdown("", elem_id="vote-prompt")
         with gr.Row(visible=False) as pair_row:
@@ -73,7 +82,7 @@ def build_vote(settings: Settings) -> VoteWidgets:
     status = gr.Markdown("", elem_id="vote-status")
     reveal = gr.Markdown("", elem_id="vote-reveal")
     return VoteWidgets(panel, prompt, pair_row, pair, rank_row, ranks, submit_ranking, gold, gold_text, gold_save,
-                       status, reveal, gr.State(VoteSession()))
+                       status, reveal, gr.State(VoteSession()), consent, accept)
 
 
 def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[Any]:
@@ -140,12 +149,18 @@ def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> No
 
 
 def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
-              backends: Mapping[str, Backend], hub_log: HubVoteLog | None = None) -> None:
-    """Store each finished turn (after every turn event and after Stop), and wire the vote controls."""
+              backends: Mapping[str, Backend], gate: Gatekeeper, visitor: gr.State,
+              hub_log: HubVoteLog | None = None) -> None:
+    """Store each finished turn (after every turn event and after Stop), and wire the vote controls.
+
+    Every vote handler asks ``gate`` first: vote policy, consent, quotas; the voter is the
+    caller's pseudonym, never the Gradio session.
+    """
     slots = len(w.ranks)
     outputs = w.outputs()
 
-    async def store_turn(session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
+    async def store_turn(session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                         request: gr.Request) -> list[Any]:
         panes = session.panes
         if not is_finished(panes) or voting.is_current(vs, panes):
             return render(vs, session, slots) if voting.is_current(vs, panes) else hidden_view(slots)
@@ -156,8 +171,7 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         try:
             ids = await model_ids(session, settings, backends)
             revealed = voting.battle_revealed(vs, panes)
-            record = turn_record(panes, ids, session_id=request.session_hash or "",
-                                 user_id=voting.user_id_for(request.username, request.session_hash),
+            record = turn_record(panes, ids, user_id=gate.recorder(gate.identify(request, visitor_now)),
                                  mode=session.mode, sampling=session.sampling, tools=session.tools,
                                  json_schema=session.json_schema, blind=session.blind and not revealed)
             turn_id = await asyncio.to_thread(save_turn, store, record)
@@ -168,62 +182,79 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         finally:
             vs.pending = ()
         vs.record = replace(record, id=turn_id)
+        if hub_log is not None:  # every stored turn, voted or not, so a restart restores it
+            await asyncio.to_thread(hub_log.append_turn, vs.record)
         vs.marker, vs.vote, vs.problem = marker, None, None
         if not revealed:
             vs.revealed = ()
         return render(vs, session, slots)
 
-    def cast(vs: VoteSession, session: CompareSession, request: gr.Request, kind: VoteKind,
+    def cast(vs: VoteSession, session: CompareSession, visitor_now: Visitor, request: gr.Request, kind: VoteKind,
              ranking: Any = None, gold_text: str | None = None) -> list[Any]:
         problem = voting.vote_problem(vs, session.panes)
         if problem:
             raise gr.Error(problem)
+        who = gate.vote(request, visitor_now)
         try:
-            vote = voting.new_vote(vs, voting.user_id_for(request.username, request.session_hash), kind,
-                                   ranking=ranking, gold_text=gold_text,
-                                   blind=voting.cast_blind(vs, session, kind, ranking))
+            vote = voting.new_vote(vs, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
+                                   blind=voting.cast_blind(vs, session, kind, ranking),
+                                   terms_version=gate.terms_version())
             stored = record_vote(store, vote)  # returns only after the commit
         except (StoreError, SQLAlchemyError) as exc:
             raise gr.Error(f"Your vote was not saved: {exc}") from None
         vs.vote = stored
         if session.blind:
             vs.revealed = tuple(session.panes)
+            session.revealed = True
         append_to_hub(hub_log, stored, vs)
         return render(vs, session, slots)
 
     def pair_handler(kind: VoteKind) -> Callable[..., list[Any]]:
-        def vote(session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
-            return cast(vs, session, request, kind)
+        def vote(session: CompareSession, vs: VoteSession, visitor_now: Visitor, request: gr.Request) -> list[Any]:
+            return cast(vs, session, visitor_now, request, kind)
 
         vote.__name__ = f"vote_{kind}"
         return vote
 
-    def vote_ranking(request: gr.Request, session: CompareSession, vs: VoteSession, *ranks: Any) -> list[Any]:
+    def vote_ranking(request: gr.Request, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                     *ranks: Any) -> list[Any]:
         try:
             ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
         except StoreError as exc:
             raise gr.Error(str(exc)) from None
-        return cast(vs, session, request, "ranking", ranking=ranking)
+        return cast(vs, session, visitor_now, request, "ranking", ranking=ranking)
 
-    def save_gold(text: str, session: CompareSession, vs: VoteSession, request: gr.Request) -> list[Any]:
+    def save_gold(text: str, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                  request: gr.Request) -> list[Any]:
         if vs.vote is None:
             raise gr.Error("Vote first: the edit replaces the reply you preferred.")
+        if not isinstance(text, str):
+            raise gr.Error("The edited reply must be text.")
         original = voting.winner_text(vs.vote, vs.record)
         gold = None if text == original or not text.strip() else text
-        return cast(vs, session, request, vs.vote.kind, ranking=vs.vote.ranking, gold_text=gold)
+        return cast(vs, session, visitor_now, request, vs.vote.kind, ranking=vs.vote.ranking, gold_text=gold)
+
+    def accept_terms(visitor_now: Visitor) -> tuple[Visitor, Any]:
+        accepted = Visitor(visitor_now.browser_id if isinstance(visitor_now, Visitor) else None, gate.terms.version)
+        return accepted, gr.Column(visible=False)
 
     def turn_started() -> list[Any]:
         return hidden_view(slots)
 
-    turn_inputs = [compare.state, w.state]
+    turn_inputs = [compare.state, w.state, visitor]
     for i, event in enumerate(events.turns):  # on success, failure and cancellation alike
         event.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn" if i == 0 else None,
                    api_visibility="public" if i == 0 else "undocumented")
     events.stop.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
+    glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+    show_names = (events.refresh, [compare.state], events.outputs)  # a blind vote reveals the names on the panes
     for start in (compare.send.click, compare.message.submit, compare.regenerate.click, compare.clear.click,
                   compare.blind.change):
         start(turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
     for kind, button in w.pair.items():
-        button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
-    w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking")
+        button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}").success(  # type: ignore[arg-type]
+            *show_names, **glue)
+    w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking").success(
+        *show_names, **glue)
     w.gold_save.click(save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")
+    w.accept.click(accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")
