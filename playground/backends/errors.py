@@ -1,6 +1,8 @@
 """Every error a backend raises: small typed classes whose message says what to do.
 
-Callers (``turn.py``) catch ``BackendError`` by type and show ``str(error)`` in the pane.
+Callers (``turn.py``) catch ``BackendError`` by type and show ``str(error)`` in the pane: it names
+the backend by its label, never its URL, and has every secret masked (``error_map.py``).
+``operator_detail`` adds the URL and the server's raw text (secrets masked) for operators only.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ class BackendError(Exception):
 
     title = "Backend error"
 
-    def __init__(self, detail: str, hint: str = "") -> None:
+    def __init__(self, detail: str, hint: str = "", operator_detail: str = "") -> None:
         super().__init__(f"{detail} {hint}".strip())
         self.detail = detail
         self.hint = hint
+        self.operator_detail = operator_detail
 
 
 class BackendUnreachable(BackendError):

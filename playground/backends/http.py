@@ -1,7 +1,8 @@
-"""What the TGI and OpenAI-compatible backends share: one HTTP client, error mapping, probes."""
+"""What the TGI and OpenAI-compatible backends share: one pooled HTTP client, probes, JSON requests."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,29 +11,18 @@ from typing import Any
 
 import httpx2
 from huggingface_hub import AsyncInferenceClient
-from huggingface_hub.errors import (
-    GenerationError,
-    HfHubHTTPError,
-    IncompleteGenerationError,
-    InferenceTimeoutError,
-    OverloadedError,
-    TextGenerationError,
-    ValidationError,
-)
 
-from playground.backends import errors as e
+from playground.backends.error_map import ErrorMapper, error_body
+from playground.backends.redact import mask_url_credentials
 from playground.types import BackendInfo, BackendSpec
 
-_STATUS_ERRORS: dict[int, tuple[type[e.BackendError], str]] = {
-    401: (e.BackendAuthError, "Check the token in the backend's token variable (token_env)."),
-    403: (e.BackendAuthError, "Check the token in the backend's token variable (token_env)."),
-    404: (e.BackendUnreachable, "Check the URL: give the server's root URL, without /generate."),
-    422: (e.BackendRejected, "Change the sampling parameters or shorten the conversation."),
-    424: (e.BackendUnhealthy, "The server failed while generating; try again or check its logs."),
-    429: (e.BackendOverloaded, "The server is at its concurrency limit; retry in a moment."),
-    500: (e.BackendUnhealthy, "The server failed while generating; try again or check its logs."),
-    503: (e.BackendUnhealthy, "The server is not ready (still loading?); check its /health."),
-}
+log = logging.getLogger(__name__)
+
+POOL_KEEPALIVE_S = 3.0
+"""How long an idle pooled connection is kept: well under the 5 s after which uvicorn (so vLLM)
+and llama.cpp close idle connections, with room for a busy event loop noticing late."""
+
+_STALE = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError)
 
 
 def read_token(spec: BackendSpec) -> str | None:
@@ -51,9 +41,49 @@ def make_http_client(spec: BackendSpec, timeout_s: float) -> httpx2.AsyncClient:
         request.headers.pop("authorization", None)
         request.headers.update(auth_headers(spec))
 
-    return httpx2.AsyncClient(timeout=httpx2.Timeout(timeout_s, connect=10.0),
-                              limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64),
+    return httpx2.AsyncClient(timeout=httpx2.Timeout(timeout_s, connect=10.0), transport=RetryStaleTransport(),
                               event_hooks={"request": [own_token_only]})
+
+
+class RetryStaleTransport(httpx2.AsyncBaseTransport):
+    """A pooled transport that sends a request again, once, on a fresh connection when its
+    reused connection failed before any response byte (the server closed it while idle).
+
+    Hand-written: httpx retries failed connects only (``retries=``), never a reused connection.
+    Idle connections expire after ``POOL_KEEPALIVE_S``, so this is the rare race, not the rule.
+    """
+
+    def __init__(self) -> None:
+        ssl_context = httpx2.create_ssl_context()  # loads the CA bundle once for both pools
+        self._pool = httpx2.AsyncHTTPTransport(verify=ssl_context, limits=httpx2.Limits(
+            max_connections=None, max_keepalive_connections=64, keepalive_expiry=POOL_KEEPALIVE_S))
+        self._fresh = httpx2.AsyncHTTPTransport(verify=ssl_context, limits=httpx2.Limits(
+            max_connections=None, max_keepalive_connections=0))
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send ``request``; retry it on a new connection if a reused one was found closed."""
+        opened: list[str] = []
+        outer = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.startswith("connection.connect_tcp"):
+                opened.append(event)
+            if outer is not None:
+                await outer(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
+        try:
+            return await self._pool.handle_async_request(request)
+        except _STALE as exc:
+            if opened:
+                raise
+            log.info("%s on a reused connection to %s before any answer; sending again on a new one",
+                     type(exc).__name__, mask_url_credentials(str(request.url)))
+            return await self._fresh.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+        await self._fresh.aclose()
 
 
 @asynccontextmanager
@@ -74,60 +104,6 @@ async def inference_client(spec: BackendSpec, http: httpx2.AsyncClient) -> Async
         await client.close()
 
 
-# huggingface_hub's text-generation errors and the TGI error_type each one stands for.
-_HUB_ERROR_TYPES: tuple[tuple[type[TextGenerationError], str], ...] = (
-    (OverloadedError, "overloaded"), (ValidationError, "validation"),
-    (IncompleteGenerationError, "incomplete_generation"), (GenerationError, "generation"),
-    (TextGenerationError, "unknown"),
-)
-
-
-def to_backend_error(exc: BaseException, spec: BackendSpec) -> e.BackendError:
-    """Map a hub / httpx exception to a typed ``BackendError`` that says what to do."""
-    where = f"{spec.label} ({spec.base_url})"
-    if isinstance(exc, e.BackendError):
-        return exc
-    if isinstance(exc, httpx2.ResponseNotRead) and exc.__context__ is not None:
-        return to_backend_error(exc.__context__, spec)  # the hub failed while describing an HTTP error
-    if isinstance(exc, TextGenerationError) and isinstance(exc.args[0] if exc.args else None, dict):
-        status = exc.args[0].get("http_status_code")  # chat streams put errors in {"message", "http_status_code"}
-        cls, hint = _STATUS_ERRORS.get(status, (e.BackendUnhealthy, _STATUS_ERRORS[500][1]))
-        return cls(f"{where}: {exc.args[0].get('message', exc)}", hint)
-    for hub_class, error_type in _HUB_ERROR_TYPES:
-        if isinstance(exc, hub_class):
-            return event_error(spec, str(exc), error_type)
-    if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException):
-        return e.BackendTimeout(f"{where} sent nothing for too long.", "The server may be overloaded or stuck; check it, or raise the timeout.")
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return http_status_error(spec, exc.response.status_code, _error_body(exc.response) or _first_line(exc))
-    if isinstance(exc, httpx2.ConnectError):
-        return e.BackendUnreachable(f"Cannot connect to {where}: {exc or 'connection refused'}.",
-                                    "Is the server running, and is the URL right?")
-    if isinstance(exc, httpx2.RemoteProtocolError | httpx2.ReadError):
-        return e.StreamIncomplete(f"{where} dropped the connection mid-stream.", "The server may have crashed or restarted; try again.")
-    if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
-        return e.BackendUnreachable(f"{where}: invalid URL ({exc}).", "Use http(s)://host:port.")
-    return e.BackendError(f"{where}: {type(exc).__name__}: {exc}", "Check the server's logs.")
-
-
-def event_error(spec: BackendSpec, message: str, error_type: str | None) -> e.BackendError:
-    """The typed error for TGI's ``{"error", "error_type"}`` (an in-stream event, PROTOCOLS.md §5.3)."""
-    where = f"{spec.label} ({spec.base_url})"
-    if error_type == "overloaded":
-        return e.BackendOverloaded(f"{where} is overloaded: {message}", _STATUS_ERRORS[429][1])
-    if error_type == "validation":
-        return e.BackendRejected(f"{where} rejected the request: {message}", _STATUS_ERRORS[422][1])
-    if error_type == "incomplete_generation":
-        return e.StreamIncomplete(f"{where} stopped before finishing: {message}", "Try again.")
-    return e.BackendUnhealthy(f"{where} failed while generating: {message}", _STATUS_ERRORS[500][1])
-
-
-def http_status_error(spec: BackendSpec, status: int, detail: str) -> e.BackendError:
-    """The typed error for an HTTP error answer; ``detail`` is the server's message or status line."""
-    cls, hint = _STATUS_ERRORS.get(status, (e.BackendError, "Check the server's logs."))
-    return cls(f"{spec.label} ({spec.base_url}) answered HTTP {status}: {detail}", hint)
-
-
 async def read_error_body(exc: BaseException) -> None:
     """Read the body of a streamed HTTP error response so its message can be shown."""
     for candidate in (exc, exc.__context__):
@@ -139,29 +115,17 @@ async def read_error_body(exc: BaseException) -> None:
                 pass
 
 
-def _error_body(response: httpx2.Response) -> str | None:
-    """TGI's ``{"error": ...}`` / OpenAI's ``{"error": {"message": ...}}`` text, if readable."""
-    try:
-        error = response.json().get("error")
-    except (httpx2.ResponseNotRead, ValueError, AttributeError):
-        return None
-    return error.get("message") if isinstance(error, dict) else error
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-async def probe(spec: BackendSpec, fetch: Callable[[], Awaitable[dict[str, Any]]],
+async def probe(errors: ErrorMapper, fetch: Callable[[], Awaitable[dict[str, Any]]],
                 parse: Callable[[dict[str, Any]], tuple[str | None, int | None]]) -> BackendInfo:
     """Time ``fetch()`` and turn its answer (or failure) into a ``BackendInfo``; never raises."""
+    spec = errors.spec
     start = time.perf_counter()
     try:
         payload = await fetch()
         model_id, window = parse(payload)
     except Exception as exc:  # noqa: BLE001 — a probe reports every failure as data
         return BackendInfo(spec.id, healthy=False, model_id=spec.model_id or None,
-                           context_window=spec.context_window, error=str(to_backend_error(exc, spec)))
+                           context_window=spec.context_window, error=str(errors.from_exception(exc)))
     latency = (time.perf_counter() - start) * 1000
     return BackendInfo(spec.id, healthy=True, model_id=model_id or spec.model_id or None,
                        context_window=window or spec.context_window, latency_ms=latency)
@@ -173,11 +137,10 @@ def auth_headers(spec: BackendSpec) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-async def get_json(http: httpx2.AsyncClient, url: str, spec: BackendSpec, **kwargs: Any) -> Any:
-    """GET or POST (with ``json=``) and decode, raising ``HfHubHTTPError``-free typed errors."""
+async def get_json(http: httpx2.AsyncClient, url: str, errors: ErrorMapper, **kwargs: Any) -> Any:
+    """GET or POST (with ``json=``) and decode, raising typed errors for HTTP error answers."""
     method = "POST" if "json" in kwargs else "GET"
     response = await http.request(method, url, **kwargs)
     if response.status_code >= 400:
-        cls, hint = _STATUS_ERRORS.get(response.status_code, (e.BackendError, "Check the server's logs."))
-        raise cls(f"{spec.label} ({url}) answered HTTP {response.status_code}.", hint)
+        raise errors.from_status(response.status_code, error_body(response) or response.reason_phrase)
     return response.json()

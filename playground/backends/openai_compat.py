@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from playground.backends import errors as e
-from playground.backends.http import (
-    get_json,
-    inference_client,
-    make_http_client,
-    probe,
-    read_error_body,
-    to_backend_error,
-)
+from playground.backends.error_map import ErrorMapper
+from playground.backends.http import get_json, inference_client, make_http_client, probe, read_error_body
+from playground.backends.redact import Redactor
 from playground.types import BackendInfo, BackendSpec, EndEvent, GenerationRequest, SamplingParams, StreamEvent, TokenEvent
 
 
@@ -32,8 +26,9 @@ def chat_parameters(params: SamplingParams) -> dict[str, Any]:
 class OpenAIBackend:
     """A server speaking ``/v1/chat/completions``; the server applies the chat template."""
 
-    def __init__(self, spec: BackendSpec, timeout_s: float = 120.0) -> None:
+    def __init__(self, spec: BackendSpec, timeout_s: float = 120.0, redactor: Redactor | None = None) -> None:
         self.spec = spec
+        self._errors = ErrorMapper(spec, redactor)
         self._http = make_http_client(spec, timeout_s)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
@@ -55,15 +50,16 @@ class OpenAIBackend:
                         return
             except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
                 await read_error_body(exc)
-                raise to_backend_error(exc, self.spec) from exc
-        raise e.StreamIncomplete(f"{self.spec.label} ended the stream without a finish reason.", "Try again.")
+                raise self._errors.from_exception(exc) from exc
+        raise self._errors.incomplete("a finish reason")
 
     async def info(self) -> BackendInfo:
         """Read ``/v1/models``: the first model's id (and ``max_model_len`` where vLLM gives it)."""
         def parse(payload: dict[str, Any]) -> tuple[str | None, int | None]:
             first = (payload.get("data") or [{}])[0]
             return first.get("id"), first.get("max_model_len")
-        return await probe(self.spec, lambda: get_json(self._http, f"{self.spec.base_url}/v1/models", self.spec), parse)
+        return await probe(self._errors, lambda: get_json(self._http, f"{self.spec.base_url}/v1/models", self._errors),
+                           parse)
 
     async def count_tokens(self, request: GenerationRequest) -> int | None:
         """Chat servers have no common tokenize route: ``None`` (the caller estimates)."""

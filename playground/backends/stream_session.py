@@ -13,6 +13,7 @@ are honoured explicitly instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,9 +23,12 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from playground.backends import errors as e
-from playground.backends.http import auth_headers, http_status_error
-from playground.types import BackendSpec
+from playground.backends.error_map import ErrorMapper
+from playground.backends.http import POOL_KEEPALIVE_S, auth_headers
+from playground.backends.redact import mask_url_credentials
+
+log = logging.getLogger(__name__)
+_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 def _env_proxy(url: str) -> str | None:
@@ -35,24 +39,54 @@ def _env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-class StreamSession:
-    """A backend's pooled aiohttp session, opened lazily in the running event loop."""
+async def _note_reuse(_: aiohttp.ClientSession, context: Any, __: object) -> None:
+    context.trace_request_ctx["reused"] = True
 
-    def __init__(self, spec: BackendSpec, timeout_s: float) -> None:
-        self.spec = spec
+
+class StreamSession:
+    """A backend's pooled aiohttp session, opened lazily in the running event loop.
+
+    Idle connections expire after ``POOL_KEEPALIVE_S``, before common servers close them; a
+    request whose reused connection fails before any response byte is sent again, once, on a
+    new connection (hand-written: aiohttp retries only idempotent methods, and a POST is not).
+    """
+
+    def __init__(self, errors: ErrorMapper, timeout_s: float) -> None:
+        self.spec = errors.spec
+        self._errors = errors
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=timeout_s)
-        self._proxy = _env_proxy(spec.base_url)
-        self._session: aiohttp.ClientSession | None = None
+        self._proxy = _env_proxy(self.spec.base_url)
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}  # by force_close: pooled, or one connection per request
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _current(self) -> aiohttp.ClientSession:
+    def _current(self, fresh: bool = False) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30), timeout=self._timeout,
-                trust_env=False, json_serialize_bytes=orjson.dumps, auto_decompress=True)
-            self._loop = loop
-        return self._session
+        if self._loop is not loop:
+            self._sessions, self._loop = {}, loop
+        session = self._sessions.get(fresh)
+        if session is None or session.closed:
+            trace = aiohttp.TraceConfig()
+            trace.on_connection_reuseconn.append(_note_reuse)
+            keep = {"force_close": True} if fresh else {"keepalive_timeout": POOL_KEEPALIVE_S}
+            connector = aiohttp.TCPConnector(limit=0, **keep)
+            session = self._sessions[fresh] = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, trust_env=False, json_serialize_bytes=orjson.dumps,
+                auto_decompress=True, trace_configs=[trace])
+        return session
+
+    async def _send(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """POST and read the status line and headers, retrying once if a reused connection was stale."""
+        attempt: dict[str, bool] = {}
+        try:
+            return await self._current().post(url, json=body, headers=auth_headers(self.spec), proxy=self._proxy,
+                                              trace_request_ctx=attempt)
+        except _STALE as exc:
+            if not attempt.get("reused"):
+                raise
+            log.info("%s on a reused connection to %s before any answer; sending again on a new one",
+                     type(exc).__name__, mask_url_credentials(url))
+        return await self._current(fresh=True).post(url, json=body, headers=auth_headers(self.spec),
+                                                    proxy=self._proxy)
 
     @asynccontextmanager
     async def post(self, path: str, body: dict[str, Any]) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -61,19 +95,19 @@ class StreamSession:
         Leaving the block before the body ended closes the connection (that is how TGI learns
         to stop); leaving it after the end returns the connection to the pool.
         """
-        async with self._current().post(f"{self.spec.base_url}{path}", json=body, headers=auth_headers(self.spec),
-                                        proxy=self._proxy) as response:
+        async with await self._send(f"{self.spec.base_url}{path}", body) as response:
             if response.status >= 400:
-                raise http_status_error(self.spec, response.status, await _error_detail(response))
+                raise self._errors.from_status(response.status, await _error_detail(response))
             yield response
 
     async def aclose(self) -> None:
         """Close the pooled connections (only possible from the loop that opened them)."""
-        if self._session is not None and not self._session.closed:
-            try:
-                await self._session.close()
-            except RuntimeError:  # opened by another, now closed, event loop: nothing left to close
-                pass
+        for session in self._sessions.values():
+            if not session.closed:
+                try:
+                    await session.close()
+                except RuntimeError:  # opened by another, now closed, event loop: nothing left to close
+                    pass
 
 
 async def _error_detail(response: aiohttp.ClientResponse) -> str:
@@ -85,20 +119,3 @@ async def _error_detail(response: aiohttp.ClientResponse) -> str:
     if isinstance(error, dict):
         error = error.get("message")
     return str(error) if error else f"{response.status} {response.reason or ''}".strip()
-
-
-def stream_error(exc: BaseException, spec: BackendSpec) -> e.BackendError | None:
-    """The typed error for an aiohttp failure, or ``None`` when ``exc`` is not one."""
-    where = f"{spec.label} ({spec.base_url})"
-    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        return e.BackendUnreachable(f"{where}: invalid URL ({exc}).", "Use http(s)://host:port.")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else exc
-        return e.BackendUnreachable(f"Cannot connect to {where}: {reason}.", "Is the server running, and is the URL right?")
-    if isinstance(exc, asyncio.TimeoutError):  # also aiohttp's socket read / connect timeouts
-        return e.BackendTimeout(f"{where} sent nothing for too long.",
-                                "The server may be overloaded or stuck; check it, or raise the timeout.")
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
-        return e.StreamIncomplete(f"{where} dropped the connection mid-stream.",
-                                  "The server may have crashed or restarted; try again.")
-    return None

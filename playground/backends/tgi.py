@@ -16,9 +16,11 @@ from typing import Any
 import orjson
 
 from playground.backends import errors as e
-from playground.backends.http import event_error, get_json, make_http_client, probe, to_backend_error
+from playground.backends.error_map import ErrorMapper
+from playground.backends.http import get_json, make_http_client, probe
+from playground.backends.redact import Redactor
 from playground.backends.sse import data_lines, drain
-from playground.backends.stream_session import StreamSession, stream_error
+from playground.backends.stream_session import StreamSession
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -81,7 +83,7 @@ class ParsedEvent:
     end: EndEvent | None
 
 
-def parse_event(data: bytes, spec: BackendSpec) -> ParsedEvent | None:
+def parse_event(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
     """Decode one ``data:`` payload; ``None`` for ``[DONE]`` (not TGI's, but it ends a stream).
 
     Raises:
@@ -95,7 +97,7 @@ def parse_event(data: bytes, spec: BackendSpec) -> ParsedEvent | None:
         return None
     payload = orjson.loads(data)
     if payload.get("error") is not None:
-        raise event_error(spec, payload["error"], payload.get("error_type"))
+        raise errors.from_event(str(payload["error"]), payload.get("error_type"))
     token = payload.get("token") or {}
     text = token.get("text") if not token.get("special") else None
     details = payload.get("details")
@@ -106,10 +108,11 @@ def parse_event(data: bytes, spec: BackendSpec) -> ParsedEvent | None:
 class TGIBackend:
     """A Text Generation Inference server, fed the exact ChatML text the inspector shows."""
 
-    def __init__(self, spec: BackendSpec, timeout_s: float = 120.0) -> None:
+    def __init__(self, spec: BackendSpec, timeout_s: float = 120.0, redactor: Redactor | None = None) -> None:
         self.spec = spec
+        self._errors = ErrorMapper(spec, redactor)
         self._http = make_http_client(spec, timeout_s)
-        self._streams = StreamSession(spec, timeout_s)
+        self._streams = StreamSession(self._errors, timeout_s)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         """Stream ``request.prompt``; see ``Backend.stream``.
@@ -123,7 +126,7 @@ class TGIBackend:
             async with self._streams.post("/generate_stream", body) as response:
                 lines = data_lines(response.content.iter_any())
                 async for data in lines:
-                    event = parse_event(data, self.spec)
+                    event = parse_event(data, self._errors)
                     if event is None:
                         break
                     if event.text is not None:
@@ -135,20 +138,19 @@ class TGIBackend:
         except e.BackendError:
             raise
         except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
-            raise (stream_error(exc, self.spec) or to_backend_error(exc, self.spec)) from exc
-        raise e.StreamIncomplete(f"{self.spec.label} ended the stream without its final event.",
-                                 "The server may have restarted; try again.")
+            raise self._errors.from_exception(exc) from exc
+        raise self._errors.incomplete("its final event")
 
     async def info(self) -> BackendInfo:
         """Read ``/info``: model id and ``max_total_tokens`` as the context window."""
         def parse(payload: dict[str, Any]) -> tuple[str | None, int | None]:
             return payload.get("model_id"), payload.get("max_total_tokens")
-        return await probe(self.spec, lambda: get_json(self._http, f"{self.spec.base_url}/info", self.spec), parse)
+        return await probe(self._errors, lambda: get_json(self._http, f"{self.spec.base_url}/info", self._errors), parse)
 
     async def count_tokens(self, request: GenerationRequest) -> int | None:
         """Token count of the raw prompt from TGI's ``/tokenize`` (BOS included by the server)."""
         try:
-            tokens = await get_json(self._http, f"{self.spec.base_url}/tokenize", self.spec,
+            tokens = await get_json(self._http, f"{self.spec.base_url}/tokenize", self._errors,
                                     json={"inputs": request.prompt})
         except Exception:  # noqa: BLE001 — no tokenizer route: the caller estimates instead
             return None

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from playground.backends import errors as e
+from playground.backends.error_map import ErrorMapper
 from playground.backends.sse import data_lines
 from playground.backends.tgi import TGIBackend, parse_event
 from playground.types import BackendSpec, EndEvent, GenerationRequest, SamplingParams, TokenEvent
@@ -45,7 +46,7 @@ async def test_a_finished_stream_gives_its_connection_back_to_the_pool(tgi_serve
     backend = backend_for(server.url)
     for _ in range(3):
         assert isinstance((await collect(backend))[-1], EndEvent)
-    idle = backend._streams._session.connector._conns  # noqa: SLF001 — aiohttp has no public view of its pool
+    idle = backend._streams._sessions[False].connector._conns  # noqa: SLF001 — aiohttp has no public view of its pool
     assert sum(len(c) for c in idle.values()) == 1, "each stream opened a new connection (a TLS handshake on HTTPS)"
     assert server.disconnects == 0
     await backend.aclose()
@@ -101,7 +102,7 @@ async def test_lines_split_anywhere_across_chunks():
 
 
 def test_parse_event_reads_tokens_ends_and_errors():
-    spec = BackendSpec(id="a", label="A", base_url="http://x", kind="tgi")
+    spec = ErrorMapper(BackendSpec(id="a", label="A", base_url="http://x", kind="tgi"))
     special = parse_event(b'{"token": {"text": "<|im_end|>", "special": true}, '
                           b'"details": {"finish_reason": "eos_token", "generated_tokens": 4}}', spec)
     assert special is not None and special.text is None and special.end == EndEvent("eos_token", 4)

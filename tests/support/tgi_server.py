@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 import socket
@@ -50,10 +51,15 @@ class TGITestServer:
         self, behavior: Behavior | None = None, *, model_id: str = DEFAULT_MODEL,
         max_total_tokens: int = 8192, max_input_tokens: int | None = None,
         api_key: str | None = None, mode: str = "tgi", host: str = "127.0.0.1", port: int = 0,
+        keep_alive_s: float = 5.0, echo_headers: bool = False,
     ) -> None:
+        """``keep_alive_s``: idle connections are closed after this long (uvicorn's default, so vLLM's);
+        ``echo_headers``: every error (401, HTTP failures, error events) quotes the request's headers,
+        as some gateways do."""
         if mode not in ("tgi", "openai"):
             raise ValueError("mode must be 'tgi' or 'openai'")
         self.model_id, self.api_key, self.mode = model_id, api_key, mode
+        self.keep_alive_s, self.echo_headers = keep_alive_s, echo_headers
         self.max_total_tokens = max_total_tokens
         self.max_input_tokens = max_input_tokens or max_total_tokens - 1
         self.healthy = True
@@ -158,7 +164,8 @@ class TGITestServer:
         sock.bind((self._host, self._port))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, lifespan="off", log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=2, timeout_keep_alive=30)
+                                timeout_graceful_shutdown=2,
+                                timeout_keep_alive=self.keep_alive_s)  # type: ignore[arg-type] — uvicorn takes seconds as a float
         self._uvicorn = uvicorn.Server(config)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, args=(sock,), daemon=True,
@@ -216,9 +223,14 @@ class TGITestServer:
             self._requests.append(entry)
             self._cond.notify_all()
 
-    def _next_behavior(self) -> Behavior:
+    def _next_behavior(self, request: Request) -> Behavior:
         with self._cond:
-            return self._queue.popleft() if self._queue else self._behavior
+            behavior = self._queue.popleft() if self._queue else self._behavior
+        if not self.echo_headers:
+            return behavior
+        failure = behavior.http_failure()
+        message = failure[1]["error"] if failure else behavior.event_error()[0]
+        return dataclasses.replace(behavior, error_message=f"{message} {_echo(request)}")
 
     def _authorized(self, request: Request) -> bool:
         return self.api_key is None or request.headers.get("authorization") == f"Bearer {self.api_key}"
@@ -262,10 +274,21 @@ def _json_or_text(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
+def _echo(request: Request) -> str:
+    """What an echoing gateway adds to its errors: the request line and headers."""
+    return f"(request: POST {request.url} headers {json.dumps(dict(request.headers))})"
+
+
 def _deserialize_error(detail: str) -> Response:
     """axum's answer to a body that does not fit the request type."""
     return PlainTextResponse(
         f"Failed to deserialize the JSON body into the target type: {detail}", status_code=422)
+
+
+def _unauthorized(server: TGITestServer, request: Request) -> Response:
+    if server.echo_headers:
+        return JSONResponse({"error": f"Unauthorized {_echo(request)}", "error_type": "authentication"}, status_code=401)
+    return Response(status_code=401)
 
 
 def build_app(server: TGITestServer) -> Starlette:
@@ -276,8 +299,8 @@ def build_app(server: TGITestServer) -> Starlette:
         body = _json_or_text(await request.body())
         server._record(request, body)
         if not server._authorized(request):
-            return body, None, Response(status_code=401)
-        behavior = server._next_behavior()
+            return body, None, _unauthorized(server, request)
+        behavior = server._next_behavior(request)
         failure = behavior.http_failure()
         if failure is not None:
             return body, behavior, JSONResponse(failure[1], status_code=failure[0])
@@ -339,7 +362,7 @@ def build_app(server: TGITestServer) -> Starlette:
 
     async def tokenize(request: Request) -> Response:
         if not server._authorized(request):
-            return Response(status_code=401)
+            return _unauthorized(server, request)
         body = _json_or_text(await request.body())
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), str):
             return _deserialize_error("missing field `inputs`")
@@ -395,10 +418,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-total-tokens", type=int, default=8192)
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--mode", choices=["tgi", "openai"], default="tgi")
+    parser.add_argument("--keep-alive", type=float, default=5.0,
+                        help="close idle connections after this many seconds (uvicorn's default: 5)")
     args = parser.parse_args(argv)
     behavior = Behavior(ttft=args.ttft, rate=args.rate, tokens=args.tokens, text=args.text)
     server = TGITestServer(behavior, model_id=args.model_id, max_total_tokens=args.max_total_tokens,
-                           api_key=args.api_key, mode=args.mode, host=args.host, port=args.port)
+                           api_key=args.api_key, mode=args.mode, host=args.host, port=args.port,
+                           keep_alive_s=args.keep_alive)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
