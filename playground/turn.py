@@ -22,7 +22,7 @@ from playground.backends.errors import BackendError
 from playground.backends.windows import ContextWindows
 from playground.context_budget import PromptTooLong, TokenBudget, byte_bound, estimate_tokens
 from playground.hermes.builtin_tools import ToolContext
-from playground.hermes.chatml import merge_tool_turns, render_chatml
+from playground.hermes.chatml import history_messages, merge_tool_turns, render_chatml
 from playground.hermes.jsonmode import JsonCheck, check_json_reply
 from playground.hermes.tool_loop import answer_tool_calls, tool_messages
 from playground.hermes.tools import parse_tool_calls
@@ -116,8 +116,10 @@ def build_request(messages: Sequence[Message], params: SamplingParams, tool_resp
     """Render the ChatML prompt (TGI) and the messages a chat backend gets, for one call.
 
     Both carry tool results the same way: consecutive results in one turn of role
-    ``tool_response_role``, one ``<tool_response>`` block each.
+    ``tool_response_role``, one ``<tool_response>`` block each. Model-written texts go back
+    cut at their first special token (``chatml.history_content``); the pane keeps them exact.
     """
+    messages = history_messages(messages)
     prompt = render_chatml(messages, tool_response_role=tool_response_role)
     chat = merge_tool_turns(messages, tool_response_role=tool_response_role)
     return GenerationRequest(prompt=prompt, messages=tuple(chat), params=params, grammar=grammar)

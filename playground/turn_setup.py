@@ -1,26 +1,30 @@
 """From what the user chose (mode, prompts, tools, schema, sampling) to one job per pane.
 
-Everything is checked before anything is sent: a malformed tool list or schema, a system
-prompt without the mode's placeholder, text that would forge a ChatML turn, a pane still
-waiting for a tool result. Each problem raises :class:`TurnSetupError` with a message that
-says where it is and what to do.
+Everything is checked before anything is sent (also before any ``/tokenize``): sizes and
+ranges (``limits.py``), a malformed tool list or schema, a system prompt without the mode's
+placeholder, special tokens (the policy in ``hermes/chatml.py``), a pane still waiting for a
+tool result. Each problem raises :class:`TurnSetupError` with a message that says where it
+is and what to do; the caller keeps what the user typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from playground import turn
 from playground.backends.base import Backend
-from playground.backends.tgi import MAX_STOP_SEQUENCES
 from playground.hermes.builtin_tools import ToolContext
-from playground.hermes.chatml import ForgedTurnError, check_no_special_tokens
 from playground.hermes.jsonmode import grammar_for, validate_json_schema_text
 from playground.hermes.system_prompt import SystemPromptError, compose_system_prompt
+from playground.hermes.tool_loop import fill_tool_result
 from playground.hermes.tools import validate_tool_schemas
+from playground.limits import SEED_MAX, InputRefused, TextLimits, check_tokens_free, number, whole_number
 from playground.types import CompareSession, Mode, PaneState, SamplingParams
+
+MAX_TOOL_DEPTH = 10
 
 
 class TurnSetupError(ValueError):
@@ -43,56 +47,113 @@ class TurnChoices:
     tools_text: str = "[]"
     schema_text: str = "{}"
     grammar: bool = False
-    max_depth: int = 5
+    max_depth: object = 5  # checked by start_turn: a whole number from 1 to MAX_TOOL_DEPTH
 
 
 SHARED = object()  # a pane that uses the shared system prompt
 
 
-def _checked_tools(choices: TurnChoices) -> tuple[dict[str, Any], ...] | None:
+@contextlib.contextmanager
+def _refused_as_setup_error() -> Iterator[None]:
+    """Limit refusals surface as :class:`TurnSetupError`, like every other setup problem."""
+    try:
+        yield
+    except InputRefused as exc:
+        raise TurnSetupError(str(exc)) from None
+
+
+def sampling_from_widgets(temperature: object, top_p: object, top_k: object, repetition_penalty: object,
+                          max_new_tokens: object, seed: object, stop_text: object,
+                          limits: TextLimits = TextLimits()) -> SamplingParams:
+    """Widget (or API) values -> SamplingParams, each checked: finite and in range.
+
+    A blank seed means random; stop sequences are one per line.
+
+    Raises:
+        TurnSetupError: a value is not a number, not finite or out of range; too many or too long stops.
+    """
+    with _refused_as_setup_error():
+        stop_text = stop_text or ""
+        if not isinstance(stop_text, str):
+            raise InputRefused("Stop sequences must be text, one per line.")
+        stops = tuple(line for line in stop_text.splitlines() if line)
+        if len(stops) > limits.stop_sequences:
+            raise InputRefused(f"{len(stops)} stop sequences given; the limit is {limits.stop_sequences} "
+                               "(TGI's default) — remove some.")
+        for line in stops:
+            limits.text("A stop sequence", line, "stop_chars")
+        return SamplingParams(
+            temperature=number("Temperature", temperature, 0.0, 5.0), top_p=number("top_p", top_p, 0.001, 1.0),
+            top_k=whole_number("top_k", top_k, 0, 100_000),
+            repetition_penalty=number("Repetition penalty", repetition_penalty, 0.01, 10.0),
+            max_new_tokens=whole_number("Max new tokens", max_new_tokens, 1, limits.new_tokens),
+            seed=None if seed in (None, "") else whole_number("Seed", seed, 0, SEED_MAX), stop=stops)
+
+
+def _checked_tools(choices: TurnChoices, limits: TextLimits) -> tuple[dict[str, Any], ...] | None:
     if choices.mode != "tools":
         return None
+    check_tokens_free("The tool definitions", limits.text("The tool definitions", choices.tools_text, "tools_chars"))
     tools, errors = validate_tool_schemas(choices.tools_text)
     if errors or not tools:
         raise TurnSetupError("Tool definitions: " + ("; ".join(errors) or "the list is empty; add at least one tool."))
     return tuple(tools)
 
 
-def _checked_schema(choices: TurnChoices) -> dict[str, Any] | None:
+def _checked_schema(choices: TurnChoices, limits: TextLimits) -> dict[str, Any] | None:
     if choices.mode != "json":
         return None
+    check_tokens_free("The JSON Schema", limits.text("The JSON Schema", choices.schema_text, "schema_chars"))
     schema, errors = validate_json_schema_text(choices.schema_text)
     if errors or schema is None:
         raise TurnSetupError("JSON Schema: " + "; ".join(errors))
     return schema
 
 
-def _system_for(index: int, pane: PaneState, choices: TurnChoices, tools: Sequence[dict[str, Any]]) -> str | None:
+def _system_for(index: int, pane: PaneState, choices: TurnChoices, tools: Sequence[dict[str, Any]],
+                limits: TextLimits) -> str | None:
     own = choices.pane_systems[index] if index < len(choices.pane_systems) else SHARED
     template = choices.system if own is SHARED else own
-    where = "the system prompt" if own is SHARED else f"{pane.label}'s own system prompt"
+    where = "The system prompt" if own is SHARED else f"{pane.label}'s own system prompt"
+    if template is not None:
+        check_tokens_free(where, limits.text(where, template, "system_chars"))
     try:
         system = compose_system_prompt(template, choices.mode, tools=tools,  # type: ignore[arg-type]
                                        schema_text=choices.schema_text)
-        if system is not None:
-            check_no_special_tokens(system)
-    except (SystemPromptError, ForgedTurnError) as exc:
-        raise TurnSetupError(f"In {where}: {exc}") from None
+    except SystemPromptError as exc:
+        raise TurnSetupError(f"In {where[0].lower()}{where[1:]}: {exc}") from None
+    if system is not None:  # the tools or schema as filled in (JSON escapes can spell a token)
+        check_tokens_free(f"{where}, with the tools or schema filled in,", system)
     return system
 
 
-def check_message(text: str) -> None:
-    """Refuse an empty message or one that would forge a ChatML turn."""
-    if not text.strip():
-        raise TurnSetupError("Type a message first.")
-    try:
-        check_no_special_tokens(text)
-    except ForgedTurnError as exc:
-        raise TurnSetupError(f"Your message {str(exc).removeprefix('text ')}") from None
+def check_message(text: object, limits: TextLimits = TextLimits()) -> str:
+    """Refuse a message that is not text, too long, empty, or holds a special token.
+
+    Raises:
+        TurnSetupError: the message says what to change.
+    """
+    with _refused_as_setup_error():
+        limits.text("Your message", text, "message_chars")
+        if not str(text).strip():
+            raise InputRefused("Type a message first.")
+        check_tokens_free("Your message", str(text))
+    return str(text)
 
 
-def start_turn(session: CompareSession, choices: TurnChoices, text: str, backends: Mapping[str, Backend],
-               tool_context: ToolContext) -> list[turn.PaneJob]:
+def take_tool_result(pane: PaneState, text: object, limits: TextLimits = TextLimits()) -> None:
+    """Give the pane's first waiting tool call the result the user typed, once it is checked.
+
+    Raises:
+        TurnSetupError: the result is too long or holds a special token; the pane still waits.
+    """
+    with _refused_as_setup_error():
+        check_tokens_free("The tool result", limits.text("The tool result", text, "tool_result_chars"))
+    pane.tool_steps = fill_tool_result(pane.tool_steps, str(text))
+
+
+def start_turn(session: CompareSession, choices: TurnChoices, text: object, backends: Mapping[str, Backend],
+               tool_context: ToolContext, limits: TextLimits = TextLimits()) -> list[turn.PaneJob]:
     """Check everything, begin every pane of ``session`` and return one job per pane.
 
     Records the turn's mode, sampling, tools, schema and grammar on ``session`` (what the
@@ -101,17 +162,16 @@ def start_turn(session: CompareSession, choices: TurnChoices, text: str, backend
     Raises:
         TurnSetupError: nothing was started; the message says what to fix.
     """
-    check_message(text)
-    if len(choices.sampling.stop) > MAX_STOP_SEQUENCES:
-        raise TurnSetupError(f"{len(choices.sampling.stop)} stop sequences given; TGI accepts at most "
-                             f"{MAX_STOP_SEQUENCES}.")
+    text = check_message(text, limits)
     waiting = [p.label for p in session.panes if p.status == "tool_input"]
     if waiting:
         raise TurnSetupError(f"{', '.join(waiting)} waits for a tool result: type it under the pane, or press Stop.")
-    tools, schema = _checked_tools(choices), _checked_schema(choices)
-    systems = [_system_for(i, pane, choices, tools or ()) for i, pane in enumerate(session.panes)]
+    with _refused_as_setup_error():
+        max_depth = whole_number("Maximum tool rounds", choices.max_depth, 1, MAX_TOOL_DEPTH)
+        tools, schema = _checked_tools(choices, limits), _checked_schema(choices, limits)
+        systems = [_system_for(i, pane, choices, tools or (), limits) for i, pane in enumerate(session.panes)]
     session.mode, session.sampling, session.tools, session.json_schema = choices.mode, choices.sampling, tools, schema
-    session.grammar, session.max_depth = choices.grammar and schema is not None, choices.max_depth
+    session.grammar, session.max_depth = bool(choices.grammar) and schema is not None, max_depth
     return [_begin_pane(pane, system, text, session, backends[pane.backend_id], tool_context)
             for pane, system in zip(session.panes, systems)]
 

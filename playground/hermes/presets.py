@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from playground.hermes.chatml import find_special_token
 from playground.types import Message
 
 TemplateKind = Literal["tools", "json"]
@@ -78,6 +79,10 @@ def parse_preset(data: dict[str, Any], *, origin: str = "<preset>") -> Preset:
             raise PresetError(f"{origin}: 'template' must be one of {sorted(_PLACEHOLDERS)}")
         if _PLACEHOLDERS[template] not in (system or ""):
             raise PresetError(f"{origin}: template preset lacks {_PLACEHOLDERS[template]}")
+    hit = find_special_token(system or "")
+    if hit is not None:
+        raise PresetError(f"{origin}: 'system' contains the special token {hit[0]!r} at character {hit[1]:,}; "
+                          "remove it (special tokens are refused in every prompt)")
     order = data.get("order", 0)
     if not isinstance(order, int):
         raise PresetError(f"{origin}: 'order' must be an integer")
