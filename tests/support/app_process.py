@@ -24,12 +24,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 60.0
-                ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Start ``python app.py ARGS`` on a free port; yield (url, process); stop it afterwards."""
+def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 60.0, *,
+                cwd: Path = ROOT, prefix: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start ``[PREFIX] python app.py ARGS`` in ``cwd`` on a free port; yield (url, process); stop it afterwards."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=full_env,
+    proc = subprocess.Popen([*prefix, sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=full_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s

@@ -1,8 +1,8 @@
 """A fake Hugging Face Hub on 127.0.0.1 (point ``HF_ENDPOINT`` at ``FakeHubServer.url``).
 
 It speaks the few endpoints ``huggingface_hub`` uses to create a dataset repo, commit small
-files (preupload + NDJSON commit, "regular" upload mode) and download them again
-(``snapshot_download``: repo info, then ``resolve``), keeps the committed bytes in memory,
+files (preupload + NDJSON commit, "regular" upload mode), download them again
+(``snapshot_download``: repo info, tree, ``resolve``) and say who a token is, keeps the committed bytes in memory,
 and records every request (method, path, Authorization header) so tests can check what
 was sent and with which token. Hand-written because no library serves the Hub's API.
 """
@@ -106,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._record()
         path, st = self.path.split("?")[0], self.state
+        if path == "/api/whoami-v2":  # Gradio's local OAuth stand-in asks who the token belongs to
+            return self._json(200, {"type": "user", "name": "space-owner", "fullname": "Space Owner",
+                                    "avatarUrl": ""})
         if m := re.fullmatch(rf"/api/datasets{REPO}(?:/revision/[^/]+)?", path):
             with st.lock:
                 files = st.repos.get(m["repo"])
