@@ -19,11 +19,12 @@ Decisions:
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from playground.safe_markdown import inert_markdown
 
 TAGS: tuple[str, ...] = (
     "SCRATCHPAD", "REASONING", "INNER_MONOLOGUE", "PLAN", "EXECUTION", "REFLECTION",
@@ -34,7 +35,6 @@ NUMBERED_TAGS: tuple[str, ...] = ("THOUGHT", "STEP", "SCHEMA")
 
 _NAME = "|".join(TAGS) + "|(?:" + "|".join(NUMBERED_TAGS) + r")_\d{1,6}"
 _OPEN_RE = re.compile(rf"<({_NAME})>")
-_FENCE_RE = re.compile(r"(```.*?(?:```|\Z))", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -151,26 +151,18 @@ def partial_tag_suffix(text: str) -> int:
     return len(text) - start if _is_tag_prefix(text[start:]) else 0
 
 
-def escape_prose(content: str) -> str:
-    """HTML-escape prose so inner tags stay visible and cannot close ``<details>``;
-    fenced code blocks are left raw (Markdown shows them literally anyway), and a fence
-    still open (mid-stream) is closed so it cannot swallow the closing ``</details>``."""
-    parts = _FENCE_RE.split(content)
-    out = "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
-    if content.count("```") % 2:  # a fence still open mid-stream would swallow </details>
-        out += "\n```"
-    return out
-
-
 def render_reasoning_markdown(sections: Sequence[Section], *, streaming: bool = False) -> str:
     """Render sections for a ``gr.Chatbot`` message: tags become ``<details>`` blocks.
+
+    The model's text (between and inside sections) goes through ``safe_markdown.inert_markdown``:
+    no HTML of its own renders, so it cannot close a ``<details>`` or add a form.
 
     An unclosed (in-progress) section is rendered open; closed ones collapsed. With
     ``streaming=True`` a trailing incomplete tag is held back from the last section.
 
     Example:
-        >>> render_reasoning_markdown(split_reasoning("<PLAN>a < b</PLAN>Hi"))
-        '<details><summary>Plan</summary>\\n\\na &lt; b\\n\\n</details>\\n\\nHi'
+        >>> render_reasoning_markdown(split_reasoning("<PLAN>a <b>c</b></PLAN>Hi"))
+        '<details><summary>Plan</summary>\\n\\na &lt;b>c&lt;/b>\\n\\n</details>\\n\\nHi'
     """
     out: list[str] = []
     last = len(sections) - 1
@@ -181,12 +173,12 @@ def render_reasoning_markdown(sections: Sequence[Section], *, streaming: bool = 
             content = content[: len(content) - cut] if cut else content
         if section.kind == "text":
             if content.strip():
-                out.append(content.strip("\n"))
+                out.append(inert_markdown(content.strip("\n")))
             continue
         title = section_title(section.tag or "")
         if not section.closed and streaming:
             title += " …"
         attr = "" if section.closed else " open"
-        body = escape_prose(content.strip("\n"))
+        body = inert_markdown(content.strip("\n"))
         out.append(f"<details{attr}><summary>{title}</summary>\n\n{body}\n\n</details>")
     return "\n\n".join(out)

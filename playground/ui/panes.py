@@ -4,6 +4,12 @@ An assistant reply is shown as its text with Hermes's reasoning tags as collapsi
 sections (the raw text one click away), and each ``<tool_call>`` as a collapsible message
 holding the call, its arguments, its result, the time it took and any error — forming live
 while the reply streams.
+
+Safe rendering: every text that came from a model, a backend or a user is made inert here
+(``safe_markdown``): replies and user messages keep their Markdown but render no HTML of
+their own; names, errors, verdicts and finish reasons are escaped to plain text; tool
+arguments and results sit in code blocks. The only HTML in a message is the app's own
+``<details>``/``<summary>`` and ``<code>``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from playground.hermes.jsonmode import JsonCheck
 from playground.hermes.reasoning import has_reasoning, render_reasoning_markdown, split_reasoning
 from playground.hermes.tool_calls import ToolCall, parse_tool_calls_streaming
 from playground.hermes.tool_loop import tool_report
+from playground.safe_markdown import code_span, escape_inline, inert_markdown
 from playground.types import Exchange, Message, PaneMetrics, PaneState, ToolStep
 
 _STATUS_MARK = {"stopped": "⏹ *stopped*", "waiting": "…"}
@@ -42,7 +49,7 @@ def metrics_line(metrics: PaneMetrics, status: str) -> str:
     elif status == "tool_input":
         parts.append("waiting for your tool result")
     elif metrics.finish_reason:
-        parts.append(f"finish: {metrics.finish_reason}")
+        parts.append(f"finish: {escape_inline(metrics.finish_reason)}")
     elif status == "error":
         parts.append("finish: error")
     return " · ".join(parts)
@@ -51,14 +58,14 @@ def metrics_line(metrics: PaneMetrics, status: str) -> str:
 def json_badge(check: JsonCheck, grammar: bool = False) -> str:
     """The JSON-mode verdict: valid, or invalid with the failing path and reason.
 
-    >>> json_badge(JsonCheck(False, path="$.age", reason="'x' is not of type 'integer'"))
-    "JSON ❌ invalid at `$.age`: 'x' is not of type 'integer'"
+    >>> json_badge(JsonCheck(False, path="$.age", reason="<b>x</b> is not of type 'integer'"))
+    "JSON ❌ invalid at `$.age`: &lt;b>x&lt;/b> is not of type 'integer'"
     """
     how = " (grammar-constrained)" if grammar else ""
     if check.valid:
         return f"JSON ✅ valid{how}"
-    where = f" at `{check.path}`" if check.path else ""
-    return f"JSON ❌ invalid{where}: {check.reason}{how}"
+    where = f" at {code_span(check.path)}" if check.path else ""
+    return f"JSON ❌ invalid{where}: {escape_inline(check.reason or '')}{how}"
 
 
 def pane_summary(pane: PaneState) -> str:
@@ -73,7 +80,7 @@ def pane_summary(pane: PaneState) -> str:
     elif pane.grammar and pane.status in ("waiting", "streaming"):
         lines.append("JSON grammar-constrained decoding")
     if pane.note:
-        lines.append(f"⚠️ {pane.note}")
+        lines.append(f"⚠️ {escape_inline(pane.note)}")
     return "  \n".join(line for line in lines if line)
 
 
@@ -86,7 +93,7 @@ def _fence(text: str, lang: str = "") -> str:
 def _text_view(text: str, streaming: bool) -> str:
     """Reply text with reasoning tags as collapsible sections and the raw text one click away."""
     if not has_reasoning(text):
-        return text
+        return inert_markdown(text)
     shown = render_reasoning_markdown(split_reasoning(text), streaming=streaming)
     return f"{shown}\n\n<details><summary>Raw text</summary>\n\n{_fence(text, 'text')}\n\n</details>"
 
@@ -100,8 +107,8 @@ def _step_message(step: ToolStep) -> ChatMessage:
     if step.pending:
         body.append("Not a built-in tool: type its result below the pane.")
     if step.error:
-        body.append(f"**Error:** {step.error}")
-    metadata: dict[str, Any] = {"title": f"{mark} {step.name or 'unreadable call'}", "status": "done",
+        body.append(f"**Error:** {escape_inline(step.error)}")
+    metadata: dict[str, Any] = {"title": f"{mark} {escape_inline(step.name) or 'unreadable call'}", "status": "done",
                                 "log": f"round {step.depth}" + ("" if step.valid else " · invalid")}
     if step.duration_s is not None:
         metadata["duration"] = round(step.duration_s, 4)
@@ -111,7 +118,7 @@ def _step_message(step: ToolStep) -> ChatMessage:
 def _forming_message(call: ToolCall, closed: bool) -> ChatMessage:
     """A call still streaming (or streamed but not yet run)."""
     return {"role": "assistant", "content": _fence(call.raw.strip(), "json"),
-            "metadata": {"title": f"🛠 {call.name or '…'}", "status": "pending",
+            "metadata": {"title": f"🛠 {escape_inline(call.name or '') or '…'}", "status": "pending",
                          "log": "calling…" if closed else "forming…"}}
 
 
@@ -135,11 +142,11 @@ def _exchange_messages(user: str, reply: str, followup: Sequence[Message], steps
     """A user message, then every generation of the turn with its tool steps, then its status."""
     streaming = status in ("waiting", "streaming")
     texts = [reply, *(m.content for m in followup if m.role == "assistant")]
-    shown: list[ChatMessage] = [{"role": "user", "content": user}]
+    shown: list[ChatMessage] = [{"role": "user", "content": inert_markdown(user)}]
     for depth, text in enumerate(texts):
         round_steps = [s for s in steps if s.depth == depth + 1]
         shown += _assistant_messages(text, round_steps, streaming and depth == len(texts) - 1)
-    mark = f"⚠️ **{error}**" if status == "error" else _STATUS_MARK.get(status)
+    mark = f"⚠️ **{escape_inline(error or '')}**" if status == "error" else _STATUS_MARK.get(status)
     if mark and not (status == "waiting" and any(texts)):
         shown.append({"role": "assistant", "content": mark})
     elif len(shown) == 1:
@@ -155,6 +162,16 @@ def exchange_messages(exchange: Exchange) -> list[ChatMessage]:
         shown.append({"role": "assistant", "content": "", "metadata": {
             "title": json_badge(exchange.json_check, exchange.grammar), "status": "done"}})
     return shown
+
+
+def awaiting_line(step: ToolStep) -> str:
+    """The line above a tool-result box: which call waits, with its arguments, as inline code.
+
+    >>> awaiting_line(ToolStep(1, "lookup", {"q": "`<b>`"}, "", True, pending=True))
+    "Result of `` lookup(q='`<b>`') ``"
+    """
+    args = ", ".join(f"{k}={v!r}" for k, v in step.arguments.items())
+    return f"Result of {code_span(f'{step.name}({args})')}"
 
 
 def chat_messages(pane: PaneState) -> list[ChatMessage]:

@@ -2,11 +2,11 @@
 
 import doctest
 import json
-import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 import playground.context_budget
 import playground.hermes.builtin_tools
@@ -18,7 +18,9 @@ import playground.hermes.system_prompt
 import playground.hermes.tool_calls
 import playground.hermes.tool_loop
 import playground.hermes.tools
+import playground.limits
 import playground.pacing
+import playground.safe_markdown
 from playground.hermes.builtin_tools import ToolArgumentError, calculator
 from playground.hermes.chatml import FORBIDDEN_TOKENS, ForgedTurnError, render_chatml
 from playground.hermes.jsonmode import check_json_reply, extract_json
@@ -111,9 +113,9 @@ def test_split_reasoning_is_faithful_and_render_never_crashes(text):
             if section.kind != "tag":
                 continue
             html = render_reasoning_markdown([section], streaming=streaming)
-            assert html.count("```") % 2 == 0  # every fence closed inside the block
-            outside_code = "".join(re.split(r"```.*?```", html, flags=re.DOTALL))
-            assert outside_code.count("<details") == outside_code.count("</details>") == 1
+            # the block's own two tags are its only HTML: no fence swallows </details>, no text adds tags
+            tags = [t.content.strip() for t in MarkdownIt("commonmark").parse(html) if t.type.startswith("html")]
+            assert len(tags) == 2 and tags[0].startswith("<details") and tags[1] == "</details>"
 
 
 @SETTINGS
@@ -153,6 +155,7 @@ def test_tool_response_is_json_with_name_and_content(name, content):
     playground.hermes.chatml, playground.hermes.tools, playground.hermes.tool_calls, playground.hermes.jsonmode,
     playground.hermes.reasoning, playground.hermes.builtin_tools, playground.hermes.presets,
     playground.hermes.tool_loop, playground.hermes.system_prompt, playground.context_budget, playground.pacing,
+    playground.limits, playground.safe_markdown,
 ])
 def test_docstring_examples_hold(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -65,7 +65,7 @@ def test_partial_opening_tag_at_end_is_raw_in_split_but_held_back_when_streaming
     sections = split_reasoning("Let me think. <REAS")
     assert sections == [Section("text", None, "Let me think. <REAS")]
     assert render_reasoning_markdown(sections, streaming=True) == "Let me think. "
-    assert render_reasoning_markdown(sections) == "Let me think. <REAS"
+    assert render_reasoning_markdown(sections) == "Let me think. &lt;REAS"  # shown as text, never a tag
     assert partial_tag_suffix("x </PLA") == 5 and partial_tag_suffix("x <THOUGHT_1") == 10
     assert partial_tag_suffix("a < b") == 0 and partial_tag_suffix("<PLAN>") == 0
 
@@ -80,7 +80,7 @@ def test_markdown_uses_details_open_only_for_in_progress():
 
 def test_markdown_escapes_html_but_not_fenced_code():
     md = render_reasoning_markdown(split_reasoning(REPLY))
-    assert "&lt;THOUGHT_1&gt;Use sorted.&lt;/THOUGHT_1&gt;" in md
+    assert "&lt;THOUGHT_1>Use sorted.&lt;/THOUGHT_1>" in md
     assert "```python\nsorted(xs)\n```" in md
     evil = render_reasoning_markdown(split_reasoning("<PLAN></details><script>x</script></PLAN>"))
     assert "</details><script>" not in evil and evil.count("</details>") == 1
