@@ -50,6 +50,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--ttft", type=float, default=0.2, help="test servers' time to first token, s")
     p.add_argument("--rate", type=float, default=20.0, help="test servers' tokens per second per stream")
     p.add_argument("--tokens", type=int, default=60, help="tokens per reply")
+    p.add_argument("--server-keep-alive", type=float, default=5.0,
+                   help="test servers close idle connections after this many seconds (uvicorn's default)")
     p.add_argument("--turns-per-session", type=int, default=4,
                    help="turns a user sends in one session (conversation) before opening a new one")
     p.add_argument("--reference-turns", type=int, default=8, help="K = 1 turns against the backends alone")
@@ -207,7 +209,7 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
     }
-    servers = start_tgi_servers(args.panes, args.ttft, args.rate, args.tokens, log_dir)
+    servers = start_tgi_servers(args.panes, args.ttft, args.rate, args.tokens, log_dir, args.server_keep_alive)
     procs += servers
     urls = [s.url for s in servers]
     print(f"servers up: {', '.join(urls)}", flush=True)
