@@ -63,8 +63,8 @@ class ErrorMapper:
         redactor: the secrets to mask (all configured backends' tokens and URL credentials).
 
     Example:
-        >>> spec = BackendSpec(id="a", label="A", base_url="http://u:pw@tgi:80")
-        >>> error = ErrorMapper(spec, Redactor.for_specs([spec])).from_status(401, "pw rejected by tgi:80")
+        >>> spec = BackendSpec(id="a", label="A", base_url="http://u:s3cret@tgi:80")
+        >>> error = ErrorMapper(spec, Redactor.for_specs([spec])).from_status(401, "s3cret rejected by tgi:80")
         >>> error.detail
         'A answered HTTP 401: *** rejected by [backend host].'
         >>> error.operator_detail

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from playground.types import BackendSpec
 
 MASK = "***"
+MIN_SECRET_CHARS = 4  # shorter values are masked where they stand as credentials only (else "p" would eat "http")
 _URL_USERINFO = re.compile(r"(?<=://)[^\s/?#@]+@")
 _AUTH_SCHEME_VALUE = re.compile(r"\b(Bearer|Basic|Token)\s+[\w.~+/=-]+", re.IGNORECASE)
 _ANY_URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'<>()]+", re.IGNORECASE)
@@ -50,7 +51,7 @@ class Redactor:
 
     Token values are read from their variables at masking time, as requests read them.
 
-    >>> Redactor(urls=("http://u:pw@h",)).mask("auth failed for pw, see http://u:pw@h/x")
+    >>> Redactor(urls=("http://u:s3cret@h",)).mask("auth failed for s3cret, see http://u:s3cret@h/x")
     'auth failed for ***, see http://***@h/x'
     """
 
@@ -67,14 +68,15 @@ class Redactor:
         """The secret values to mask, longest first (so no part of one is left behind)."""
         values = {os.environ.get(name, "") for name in self.token_envs}
         values.update(secret for url in self.urls for secret in url_credentials(url))
-        return sorted((v for v in values if v), key=len, reverse=True)
+        return sorted((v for v in values if len(v) >= MIN_SECRET_CHARS), key=len, reverse=True)
 
     def mask(self, text: str) -> str:
-        """``text`` with secrets, URL credentials and ``Bearer``/``Basic`` values replaced by ``***``."""
+        """``text`` with URL credentials, ``Bearer``/``Basic`` values and secrets replaced by ``***``."""
+        text = _URL_USERINFO.sub(f"{MASK}@", text)
+        text = _AUTH_SCHEME_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
         for secret in self.secrets():
             text = text.replace(secret, MASK)
-        text = _URL_USERINFO.sub(f"{MASK}@", text)
-        return _AUTH_SCHEME_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        return text
 
 
 def hide_addresses(text: str, base_url: str) -> str:
