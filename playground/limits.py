@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -67,6 +68,9 @@ def setting_name(name: str) -> str:
     return f"{limit_option(name)} (${limit_env(name)})"
 
 
+DEFAULT_LIMITS = TextLimits()
+
+
 def check_text(what: str, value: object, limit: int, setting: str) -> str:
     """``value`` as a string of at most ``limit`` characters, or :class:`InputRefused`.
 
@@ -111,7 +115,7 @@ def number(what: str, value: object, low: float, high: float) -> float:
     except (TypeError, ValueError):
         result = math.nan
     if not low <= result <= high:  # also refuses NaN
-        raise InputRefused(f"{what} must be a number from {low:,} to {high:,}; got {str(value)[:40]}.")
+        raise InputRefused(f"{what} must be a number from {low:,} to {high:,}; got {_shown(value)}.")
     return result
 
 
@@ -124,7 +128,7 @@ def whole_number(what: str, value: object, low: int, high: int) -> int:
         ...
         playground.limits.InputRefused: Seed must be a whole number from 0 to 18,446,744,073,709,551,615; got 18446744073709551616.
     """
-    refusal = InputRefused(f"{what} must be a whole number from {low:,} to {high:,}; got {str(value)[:40]}.")
+    refusal = InputRefused(f"{what} must be a whole number from {low:,} to {high:,}; got {_shown(value)}.")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise refusal
     result = _exact_int(value)
@@ -133,7 +137,12 @@ def whole_number(what: str, value: object, low: int, high: int) -> int:
     return result
 
 
-def _exact_int(value: int | float | str) -> int | None:
+def _shown(value: object) -> str:
+    """A value echoed in a refusal: short, and HTML-escaped (Gradio renders error toasts as HTML)."""
+    return html.escape(str(value)[:40])
+
+
+def _exact_int(value: float | str) -> int | None:
     """The integer ``value`` names exactly (``"7"``, ``7.0``), else ``None``."""
     if isinstance(value, int):
         return value
@@ -149,7 +158,7 @@ def _exact_int(value: int | float | str) -> int | None:
     return int(as_float) if as_float.is_integer() else None  # is_integer() is False for nan and inf
 
 
-def gold_edit_problem(text: str | None, limits: TextLimits = TextLimits()) -> str | None:
+def gold_edit_problem(text: str | None, limits: TextLimits = DEFAULT_LIMITS) -> str | None:
     """Why a gold edit (the voter's corrected reply) is refused, or ``None`` when it may be stored.
 
     Too long, not text, or holding a special token; ``None`` (no edit) passes. Call it before

@@ -21,7 +21,15 @@ from playground.hermes.jsonmode import grammar_for, validate_json_schema_text
 from playground.hermes.system_prompt import SystemPromptError, compose_system_prompt
 from playground.hermes.tool_loop import fill_tool_result
 from playground.hermes.tools import validate_tool_schemas
-from playground.limits import SEED_MAX, InputRefused, TextLimits, check_tokens_free, number, whole_number
+from playground.limits import (
+    DEFAULT_LIMITS,
+    SEED_MAX,
+    InputRefused,
+    TextLimits,
+    check_tokens_free,
+    number,
+    whole_number,
+)
 from playground.types import CompareSession, Mode, PaneState, SamplingParams
 
 MAX_TOOL_DEPTH = 10
@@ -64,7 +72,7 @@ def _refused_as_setup_error() -> Iterator[None]:
 
 def sampling_from_widgets(temperature: object, top_p: object, top_k: object, repetition_penalty: object,
                           max_new_tokens: object, seed: object, stop_text: object,
-                          limits: TextLimits = TextLimits()) -> SamplingParams:
+                          limits: TextLimits = DEFAULT_LIMITS) -> SamplingParams:
     """Widget (or API) values -> SamplingParams, each checked: finite and in range.
 
     A blank seed means random; stop sequences are one per line.
@@ -127,7 +135,7 @@ def _system_for(index: int, pane: PaneState, choices: TurnChoices, tools: Sequen
     return system
 
 
-def check_message(text: object, limits: TextLimits = TextLimits()) -> str:
+def check_message(text: object, limits: TextLimits = DEFAULT_LIMITS) -> str:
     """Refuse a message that is not text, too long, empty, or holds a special token.
 
     Raises:
@@ -141,7 +149,7 @@ def check_message(text: object, limits: TextLimits = TextLimits()) -> str:
     return str(text)
 
 
-def take_tool_result(pane: PaneState, text: object, limits: TextLimits = TextLimits()) -> None:
+def take_tool_result(pane: PaneState, text: object, limits: TextLimits = DEFAULT_LIMITS) -> None:
     """Give the pane's first waiting tool call the result the user typed, once it is checked.
 
     Raises:
@@ -153,7 +161,7 @@ def take_tool_result(pane: PaneState, text: object, limits: TextLimits = TextLim
 
 
 def start_turn(session: CompareSession, choices: TurnChoices, text: object, backends: Mapping[str, Backend],
-               tool_context: ToolContext, limits: TextLimits = TextLimits()) -> list[turn.PaneJob]:
+               tool_context: ToolContext, limits: TextLimits = DEFAULT_LIMITS) -> list[turn.PaneJob]:
     """Check everything, begin every pane of ``session`` and return one job per pane.
 
     Records the turn's mode, sampling, tools, schema and grammar on ``session`` (what the

