@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from playground.access.guard import RequestGuard, SessionGate
+from playground.access.identity import BROWSER_ID
+from playground.access.pseudonym import is_pseudonym, key_file_for, legacy_pseudonym, load_secret
+from playground.access.users import check_login, read_users
 from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import log_folder, open_space_vote_log
 from playground.store.restore import restore_space_store
 from playground.ui.backends import build_backends_tab, build_setup_help
-from playground.ui.compare import build_compare, wire_compare
+from playground.store.migrate import upgrade_store
+from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id, turn_probe
+from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.leaderboard import build_leaderboard_tab
 from playground.ui.vote import build_vote, wire_vote
@@ -21,45 +29,75 @@ from playground.ui.vote import build_vote, wire_vote
 TITLE = "Hermes Playground"
 
 
-def build_app(settings: Settings, store: Store | None = None) -> gr.Blocks:
+def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks, SessionGate]:
     """Build the whole app for these settings (tests build as many as they like).
 
-    ``store`` defaults to the preference store at ``settings.database_url``.
+    ``store`` defaults to the preference store at ``settings.database_url``. Returns the Blocks
+    and the gate that the request guard in front of them applies (see :func:`main`).
     """
     backends = build_backends(settings)
     store = store or open_store(settings.database_url)
+    secret = load_secret(os.environ, settings.secret_env, key_file_for(settings.database_url))
+    gate = Gatekeeper(settings, secret, load_terms(settings.assets_dir / "terms.md"))
+    upgrade_store(store, legacy_pseudonym(secret), is_pseudonym)
     restore_space_store(store, settings.space_id, settings.dataset_repo, settings.hub_token_env)
+    upgrade_store(store, legacy_pseudonym(secret), is_pseudonym)  # rows restored from an older log
     hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env,
                                   log_folder(settings.database_url))
-    with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nCompare Hermes 3 and other ChatML models side by side.")
+    # Gradio's cached copies of exported files are deleted after an hour.
+    with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
+        with gr.Row():
+            gr.Markdown(f"# {TITLE}\nCompare Hermes 3 and other ChatML models side by side.")
+            if settings.oauth:
+                gr.LoginButton(scale=0, min_width=220)
         help_box = build_setup_help(settings)
+        visitor = gr.State(Visitor())
+        browser = gr.BrowserState(None, storage_key="hermes-visitor", secret=secret.hex()[:32])
         with gr.Tab("Compare"):
             compare = build_compare(settings)
             with compare.after_turn:
-                vote = build_vote(settings)
+                vote = build_vote(settings, gate.terms.text)
         with gr.Tab("Data") as data_tab:
-            build_data_tab(settings, store, data_tab)
+            build_data_tab(settings, store, data_tab, gate)
         with gr.Tab("Leaderboard") as leaderboard_tab:
             build_leaderboard_tab(settings, store, leaderboard_tab)
         with gr.Tab("Backends"):
-            table, probe = build_backends_tab(settings, backends, help_box)
-        turn_events = wire_compare(compare, settings, backends)
-        wire_vote(vote, compare, turn_events, store, settings, backends, hub_log)
-        demo.load(probe.recent, None, [table, help_box])
+            table, load_table = build_backends_tab(settings, backends, help_box,
+                                                   lambda request: gate.identify(request).operator)
+        turn_events = wire_compare(compare, settings, backends, gate, visitor)
+        wire_vote(vote, compare, turn_events, store, settings, backends, gate, visitor, hub_log)
+
+        def visit(stored: object, current: object) -> tuple[str, Visitor, object]:
+            """A page load: the browser's anonymous id (new if it has none) and the consent notice."""
+            browser_id = stored if isinstance(stored, str) and BROWSER_ID.match(stored) else new_browser_id()
+            terms = current.terms if isinstance(current, Visitor) else None
+            now = Visitor(browser_id, terms)
+            return browser_id, now, gr.Column(visible=gate.needs_consent(now))
+
+        demo.load(load_table, None, [table, help_box], api_visibility="private")
+        demo.load(visit, [browser, visitor], [browser, visitor, vote.consent], api_name="visit")
     # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
     # waiting user each time a turn starts ("auto"), which costs O(queue) messages per turn.
-    demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2)
-    return demo
+    # api_open=False: listeners that use the queue cannot be called past it with a plain POST.
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2,
+               max_size=settings.queue_size, api_open=False)
+    session_gate = SessionGate(quotas=gate.quotas, proxy_hops=settings.proxy_hops,
+                               max_body_bytes=settings.max_request_bytes, max_known_sessions=4 * settings.max_sessions,
+                               turn_busy=turn_probe(demo, TURNS), fn_exists=lambda fn_index: fn_index in demo.fns)
+    return demo, session_gate
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and environment, then serve the app."""
     settings = load_settings(sys.argv[1:] if argv is None else argv)
-    demo = build_app(settings)
+    demo, gate = build_app(settings)
+    users = read_users(settings.users_file) if settings.users_file else None
     demo.launch(server_name=settings.host, server_port=settings.port,
                 max_threads=settings.concurrency_limit, state_session_capacity=settings.max_sessions,
-                theme=gr.themes.Soft())
+                theme=gr.themes.Soft(), max_file_size="1mb",
+                auth=(lambda name, password: check_login(users, name, password)) if users else None,
+                auth_message="Sign in with your Hermes Playground account." if users else None,
+                app_kwargs={"middleware": [Middleware(RequestGuard, gate=gate)]})
 
 
 if __name__ == "__main__":

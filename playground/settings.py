@@ -14,7 +14,11 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from playground.access.identity import Access
+from playground.access.quotas import QuotaSettings
+from playground.limits import TextLimits, limit_env, limit_option
 from playground.types import BackendSpec
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -27,6 +31,15 @@ ENV_DATABASE_URL = "DATABASE_URL"
 ENV_DATASET_REPO = "HERMES_DATASET_REPO"  # Hub dataset repo that receives the preference data
 ENV_MAX_TURNS = "HERMES_MAX_TURNS"  # turns streaming at once in one app process
 ENV_HUB_TOKEN = "HF_TOKEN"  # name of the variable holding the Hub write token (never its value)
+ENV_ACCESS = "HERMES_ACCESS"  # local | public
+ENV_VOTE_POLICY = "HERMES_VOTE_POLICY"  # anyone | signed-in
+ENV_OPERATORS = "HERMES_OPERATORS"  # comma-separated Hugging Face (or users-file) names
+ENV_OPERATOR_ORGS = "HERMES_OPERATOR_ORGS"  # comma-separated Hugging Face organisations
+ENV_USERS_FILE = "HERMES_USERS_FILE"
+ENV_SECRET = "HERMES_SECRET"  # name of the variable holding the pseudonym key (never its value)
+ENV_PROXY_HOPS = "HERMES_PROXY_HOPS"
+ENV_QUEUE_SIZE = "HERMES_QUEUE_SIZE"
+QUOTA_ENV = {name: f"HERMES_QUOTA_{name.upper()}" for name in vars(QuotaSettings())}
 
 
 class SettingsError(ValueError):
@@ -48,8 +61,25 @@ class Settings:
     max_sessions: int = 1000  # browser sessions kept in memory (Gradio keeps ~0.3 MB of config each)
     assets_dir: Path = field(default=ASSETS_DIR)
     dataset_repo: str | None = None
+    dataset_private: bool = True  # visibility of the dataset repo when a push creates it
     hub_token_env: str = ENV_HUB_TOKEN
     space_id: str | None = None
+    access: Access = "local"  # local: one operator on this machine; public: sign-in, roles, quotas
+    vote_policy: Literal["anyone", "signed-in"] = "anyone"
+    operators: tuple[str, ...] = ()
+    operator_orgs: tuple[str, ...] = ()
+    users_file: Path | None = None
+    secret_env: str = ENV_SECRET
+    proxy_hops: int = 0  # trusted proxies in front of the app (X-Forwarded-For entries believed)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    queue_size: int = 200  # events waiting in the queue at most; more are refused with a message
+    max_request_bytes: int = 2_000_000  # body of one listener call
+    limits: TextLimits = field(default_factory=TextLimits)  # sizes of texts and values users send
+
+    @property
+    def oauth(self) -> bool:
+        """Sign in with Hugging Face (on a Space)."""
+        return self.space_id is not None
 
     def backend(self, backend_id: str) -> BackendSpec:
         """Return the backend with this id (``KeyError`` if unknown)."""
@@ -134,14 +164,14 @@ def _unique_ids(specs: Sequence[BackendSpec]) -> tuple[BackendSpec, ...]:
     return tuple(out)
 
 
-def _positive_int(name: str, value: object) -> int:
-    """``value`` as an integer of at least 1, or a SettingsError naming where it came from."""
+def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an integer of at least ``minimum``, or a SettingsError naming where it came from."""
     try:
         number = int(value)  # type: ignore[call-overload]
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
-    if number < 1:
-        raise SettingsError(f"{name} must be at least 1, got {number}")
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
     return number
 
 
@@ -158,7 +188,74 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help=f"turns streaming at once; more wait in the queue (default 40 or ${ENV_MAX_TURNS})")
     parser.add_argument("--dataset-repo", default=None, metavar="USER/NAME",
                         help=f"Hub dataset repo for the preference data (default ${ENV_DATASET_REPO})")
+    parser.add_argument("--dataset-public", action="store_true", default=None,
+                        help="create the dataset repo public on first push (default private; $HERMES_DATASET_PUBLIC=1)")
+    parser.add_argument("--access", choices=["local", "public"], default=None,
+                        help="local: everyone reaching this machine's loopback is the operator; public: sign-in, "
+                             f"roles and quotas (default: public on a Space or off 127.0.0.1; ${ENV_ACCESS})")
+    parser.add_argument("--vote-policy", choices=["anyone", "signed-in"], default=None,
+                        help=f"who may vote (default: signed-in on a Space, else anyone; ${ENV_VOTE_POLICY})")
+    parser.add_argument("--operators", default=None, metavar="NAME,NAME",
+                        help=f"names who may browse, export and push data (${ENV_OPERATORS})")
+    parser.add_argument("--operator-orgs", default=None, metavar="ORG,ORG",
+                        help=f"Hugging Face organisations whose members are operators (${ENV_OPERATOR_ORGS})")
+    parser.add_argument("--users-file", type=Path, default=None,
+                        help=f"TOML file of users with scrypt password hashes: sign-in off Spaces (${ENV_USERS_FILE})")
+    parser.add_argument("--proxy-hops", type=int, default=None, metavar="N",
+                        help=f"trusted proxies in front of the app (default 1 on a Space, else 0; ${ENV_PROXY_HOPS})")
+    parser.add_argument("--queue-size", type=int, default=None, metavar="N",
+                        help=f"events waiting in the queue at most (default 200; ${ENV_QUEUE_SIZE})")
+    for name, default in vars(QuotaSettings()).items():
+        parser.add_argument(f"--quota-{name.replace('_', '-')}", dest=f"quota_{name}", default=None, metavar="N/PERIOD",
+                            help=f"quota, e.g. {default} (default; ${QUOTA_ENV[name]})")
+    for name, default in vars(TextLimits()).items():
+        parser.add_argument(limit_option(name), dest=f"limit_{name}", type=int, default=None, metavar="N",
+                            help=f"input limit (default {default}; ${limit_env(name)}); see README, Limits")
     return parser
+
+
+def _limit_settings(args: argparse.Namespace, env: Mapping[str, str]) -> TextLimits:
+    """Input limits from the CLI, else the environment, else the defaults."""
+    values = {}
+    for name, default in vars(TextLimits()).items():
+        given = getattr(args, f"limit_{name}")
+        source = limit_option(name) if given is not None else f"${limit_env(name)}"
+        values[name] = _positive_int(source, given if given is not None else env.get(limit_env(name)) or default)
+    return TextLimits(**values)
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _access_settings(args: argparse.Namespace, env: Mapping[str, str], host: str) -> dict[str, object]:
+    """The sign-in, role and quota settings (see the README, "Hosting in public")."""
+    on_spaces = bool(env.get("SPACE_ID"))
+    access = args.access or env.get(ENV_ACCESS) or (
+        "local" if not on_spaces and host in ("127.0.0.1", "localhost", "::1") else "public")
+    policy = args.vote_policy or env.get(ENV_VOTE_POLICY) or ("signed-in" if on_spaces else "anyone")
+    if access not in ("local", "public"):
+        raise SettingsError(f"${ENV_ACCESS} must be 'local' or 'public', got {access!r}")
+    if policy not in ("anyone", "signed-in"):
+        raise SettingsError(f"${ENV_VOTE_POLICY} must be 'anyone' or 'signed-in', got {policy!r}")
+    quotas = QuotaSettings(**{name: getattr(args, f"quota_{name}") or env.get(QUOTA_ENV[name]) or default
+                              for name, default in vars(QuotaSettings()).items()})
+    try:
+        quotas.check()
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    hops = args.proxy_hops if args.proxy_hops is not None else env.get(ENV_PROXY_HOPS) or (1 if on_spaces else 0)
+    users_file = args.users_file or (Path(env[ENV_USERS_FILE]) if env.get(ENV_USERS_FILE) else None)
+    return {
+        "dataset_private": not (args.dataset_public or env.get("HERMES_DATASET_PUBLIC") in ("1", "true", "yes")),
+        "access": access, "vote_policy": policy, "quotas": quotas, "users_file": users_file,
+        "operators": _names(args.operators if args.operators is not None else env.get(ENV_OPERATORS)),
+        "operator_orgs": _names(args.operator_orgs if args.operator_orgs is not None else env.get(ENV_OPERATOR_ORGS)),
+        "proxy_hops": _positive_int("--proxy-hops", hops, minimum=0),
+        "queue_size": _positive_int("--queue-size", args.queue_size if args.queue_size is not None
+                                    else env.get(ENV_QUEUE_SIZE) or 200),
+    }
 
 
 def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Settings:
@@ -173,13 +270,16 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
     extra = [item for item in env.get(ENV_EXTRA_BACKENDS, "").split(";") if item.strip()]
     specs += [parse_backend_arg(item.strip()) for item in [*extra, *args.backend]]
     on_spaces = bool(env.get("SPACE_ID"))
+    host = args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1")
     return Settings(
         backends=_unique_ids(specs),
         database_url=args.database_url or env.get(ENV_DATABASE_URL) or "sqlite:///data/playground.db",
-        host=args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1"),
+        host=host,
         port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
         max_turns=_positive_int("--max-turns", args.max_turns) if args.max_turns is not None
         else _positive_int(f"${ENV_MAX_TURNS}", env.get(ENV_MAX_TURNS) or 40),
         dataset_repo=args.dataset_repo or env.get(ENV_DATASET_REPO) or None,
         space_id=env.get("SPACE_ID") or None,
+        **_access_settings(args, env, host),  # type: ignore[arg-type]
+        limits=_limit_settings(args, env),
     )

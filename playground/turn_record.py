@@ -4,7 +4,7 @@ Example:
     >>> from playground.types import Message, PaneState
     >>> a = PaneState("alpha", "Alpha", sent=(Message("user", "hi"),), reply="hello", status="done")
     >>> b = PaneState("beta", "Beta", sent=(Message("user", "hi"),), reply="hey", status="done")
-    >>> record = turn_record([a, b], ["org/alpha", "org/beta"], session_id="s", user_id="u")
+    >>> record = turn_record([a, b], ["org/alpha", "org/beta"], user_id="u")
     >>> [p.output for p in record.panes], record.messages
     (['hello', 'hey'], (Message(role='user', content='hi'),))
 """
@@ -80,7 +80,7 @@ def pane_output(position: int, pane: PaneState, model_id: str, started: datetime
                       started_at=started, finished_at=started + timedelta(seconds=total) if total is not None else now)
 
 
-def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, session_id: str, user_id: str,
+def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, user_id: str,
                 mode: Mode = "chat", sampling: SamplingParams | None = None,
                 tools: Sequence[dict[str, Any]] | None = None, json_schema: dict[str, Any] | None = None,
                 blind: bool = False, now: datetime | None = None) -> TurnRecord:
@@ -96,7 +96,7 @@ def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, session
     longest = max((p.metrics.total_s or 0.0 for p in panes), default=0.0)
     started = now - timedelta(seconds=longest)
     outputs = tuple(pane_output(i, pane, model_id, started, now) for i, (pane, model_id) in enumerate(zip(panes, model_ids)))
-    return TurnRecord(session_id=session_id, user_id=user_id, mode=mode, panes=outputs,
+    return TurnRecord(user_id=user_id, mode=mode, panes=outputs,
                       messages=shared_messages(panes), sampling=sampling or SamplingParams(),
                       tools=tuple(tools) if tools else None, json_schema=json_schema, blind=blind,
                       pane_order=tuple(range(len(panes))), created_at=now)

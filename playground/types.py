@@ -220,6 +220,7 @@ class CompareSession:
     grammar: bool = False
     max_depth: int = 5
     inspect: bool = False  # the prompt inspector is open: fetch exact token counts
+    revealed: bool = False  # a vote showed this blind battle's names
 
 
 # --- Preference records (store / export layer) -------------------------------------------
@@ -262,10 +263,10 @@ class TurnRecord:
     ``messages`` is the shared conversation context typed by the user (without system
     prompts, which are per pane). ``pane_order`` is the display order the user saw
     (positions, left to right; shuffled in blind mode). ``id`` and ``created_at`` are
-    filled in by the store when left empty.
+    filled in by the store when left empty. ``user_id`` is the voter's pseudonym (never a
+    Gradio session id, which is a credential).
     """
 
-    session_id: str
     user_id: str
     mode: Mode
     panes: tuple[PaneOutput, ...]
@@ -288,7 +289,8 @@ class Vote:
     of positions best to worst, ties inside a group, e.g. ``((0,), (2, 1), (3,))``; it is
     required for ``kind="ranking"`` and derived by the store for the two-pane kinds.
     ``gold_text`` is an edited replacement for the winning reply (the original is kept
-    in ``gold_original`` by the store).
+    in ``gold_original`` by the store). ``terms_version`` is the consent notice the voter
+    accepted (``None`` on a local deployment, which shows none).
     """
 
     turn_id: str
@@ -298,6 +300,7 @@ class Vote:
     blind: bool = False
     gold_text: str | None = None
     gold_original: str | None = None
+    terms_version: str | None = None
     id: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None

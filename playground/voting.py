@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+from playground.limits import gold_edit_problem
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import Ranking, vote_ranking, winner_position
 from playground.turn_record import not_votable_reason
@@ -131,26 +132,22 @@ def ranks_from_ranking(ranking: Ranking | None, n: int) -> list[int | None]:
     return ranks
 
 
-def user_id_for(username: str | None, session_hash: str | None) -> str:
-    """The signed-in user's name, else one id per browser session.
-
-    Example:
-        >>> user_id_for(None, "abc123")
-        'session:abc123'
-    """
-    return username or f"session:{session_hash or 'unknown'}"
-
-
 def new_vote(vs: VoteSession, user_id: str, kind: VoteKind, *, ranking: Ranking | None = None,
-             gold_text: str | None = None, blind: bool = False) -> Vote:
+             gold_text: str | None = None, blind: bool = False, terms_version: str | None = None) -> Vote:
     """The vote to record on the session's stored turn (checked here as the store will check it).
 
+    ``user_id`` is the voter's pseudonym; ``terms_version`` the consent notice they accepted.
+
     Raises:
-        InvalidVoteError: the kind or ranking does not fit the turn, or a gold edit has no single winner.
+        InvalidVoteError: the kind or ranking does not fit the turn, or a gold edit has no single winner,
+            is too long or holds a special token.
     """
     if vs.record is None:
         raise InvalidVoteError("there is no stored turn to vote on")
-    vote = Vote(vs.record.id, user_id, kind, ranking=ranking, blind=blind, gold_text=gold_text)
+    if (problem := gold_edit_problem(gold_text)) is not None:
+        raise InvalidVoteError(problem)
+    vote = Vote(vs.record.id, user_id, kind, ranking=ranking, blind=blind, gold_text=gold_text,
+                terms_version=terms_version)
     vote_ranking(vote, [p.position for p in vs.record.panes])
     return vote
 

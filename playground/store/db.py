@@ -67,8 +67,7 @@ turns = sa.Table(
     "turns",
     metadata,
     sa.Column("id", ID, primary_key=True),
-    sa.Column("session_id", sa.String(128), nullable=False, index=True),
-    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False, index=True),  # the voter's pseudonym
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("messages", JSON, nullable=False),  # shared context typed by the user
@@ -114,6 +113,7 @@ votes = sa.Table(
     sa.Column("blind", sa.Boolean, nullable=False),
     sa.Column("gold_text", sa.Text),  # edited winning reply
     sa.Column("gold_original", sa.Text),  # the reply as the model wrote it
+    sa.Column("terms_version", sa.String(64)),  # the consent notice accepted (public deployments)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
     sa.UniqueConstraint("turn_id", "user_id", name="uq_votes_turn_user"),
@@ -321,6 +321,7 @@ def record_vote(store: Store, vote: Vote) -> Vote:
             "blind": vote.blind,
             "gold_text": vote.gold_text,
             "gold_original": gold_original,
+            "terms_version": vote.terms_version,
             "updated_at": now,
         }
         stmt = _insert(store, votes).values(

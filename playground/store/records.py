@@ -44,7 +44,6 @@ def turn_row(turn: TurnRecord) -> dict[str, Any]:
     """The ``turns`` table row for a record whose ``id`` and ``created_at`` are set."""
     return {
         "id": turn.id,
-        "session_id": turn.session_id,
         "user_id": turn.user_id,
         "created_at": turn.created_at,
         "mode": turn.mode,
@@ -109,7 +108,6 @@ def turn_from_row(row: Mapping[str, Any], panes: Iterable[PaneOutput]) -> TurnRe
     tools = row["tools"]
     return TurnRecord(
         id=row["id"],
-        session_id=row["session_id"],
         user_id=row["user_id"],
         created_at=row["created_at"],
         mode=row["mode"],
@@ -135,6 +133,7 @@ def vote_from_row(row: Mapping[str, Any]) -> Vote:
         blind=bool(row["blind"]),
         gold_text=row["gold_text"],
         gold_original=row["gold_original"],
+        terms_version=row.get("terms_version"),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -95,7 +95,6 @@ def make_turn(
     if blind:
         rng.shuffle(order)
     return TurnRecord(
-        session_id=f"session-{seed % 97}",
         user_id=f"user-{seed % 13}",
         mode=mode,
         panes=tuple(panes),

@@ -104,11 +104,31 @@ def build_setup_help(settings: Settings) -> gr.Markdown:
     return gr.Markdown(text, visible=bool(text), elem_id="setup-help")
 
 
-def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown
-                       ) -> tuple[gr.Dataframe, RecentProbe]:
-    """Lay out the Backends tab; Refresh probes anew. Returns the table and the probe page loads use."""
+def rows_for(rows: list[list[object]], operator: bool) -> list[list[object]]:
+    """The table as a caller may see it: internal URLs for operators only.
+
+    Example:
+        >>> rows_for([["8B", "tgi", "http://10.0.0.5:8080", "up"]], operator=False)
+        [['8B', 'tgi', '(operators only)', 'up']]
+    """
+    url = COLUMNS.index("URL")
+    return rows if operator else [[*row[:url], "(operators only)", *row[url + 1:]] for row in rows]
+
+
+def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown,
+                       is_operator: Callable[[gr.Request], bool]) -> tuple[gr.Dataframe, Callable[..., Any]]:
+    """Lay out the Backends tab; Refresh probes anew. Returns the table and what a page load runs."""
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="backends-table", wrap=True)
     refresh = gr.Button("Refresh", size="sm", elem_id="backends-refresh")
     probe = RecentProbe(settings, backends)
-    refresh.click(probe.fresh, None, [table, help_box])
-    return table, probe
+
+    async def refresh_table(request: gr.Request) -> tuple[list[list[object]], Any]:
+        rows, help_update = await probe.fresh()
+        return rows_for(rows, is_operator(request)), help_update
+
+    async def load_table(request: gr.Request) -> tuple[list[list[object]], Any]:
+        rows, help_update = await probe.recent()
+        return rows_for(rows, is_operator(request)), help_update
+
+    refresh.click(refresh_table, None, [table, help_box], api_name="backends")
+    return table, load_table

@@ -13,11 +13,19 @@ from playground import turn
 from playground.backends.base import Backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import ToolContext, load_stock_table
-from playground.hermes.tool_loop import fill_tool_result
 from playground.pacing import UpdatePacer
 from playground.settings import Settings
-from playground.turn_setup import SHARED, TurnChoices, TurnSetupError, continue_pane, start_turn
-from playground.types import CompareSession, PaneState, SamplingParams
+from playground.turn_setup import (
+    SHARED,
+    TurnChoices,
+    TurnSetupError,
+    continue_pane,
+    sampling_from_widgets,
+    start_turn,
+    take_tool_result,
+)
+from playground.types import CompareSession, PaneMetrics, PaneState, SamplingParams
+from playground.ui.access import Gatekeeper
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
     MODES,
@@ -31,9 +39,10 @@ from playground.ui.modes import (
     wire_modes,
     wire_system_prompt,
 )
-from playground.ui.panes import chat_messages, pane_summary
+from playground.ui.panes import awaiting_line, chat_messages, pane_summary
 
 Outputs = dict[Any, Any]
+TURNS = "turns"  # the concurrency id of every event that runs a turn (at most --max-turns at once)
 
 
 @dataclass
@@ -73,15 +82,6 @@ class CompareWidgets:
     state: gr.State
     assets: ModeAssets
     after_turn: gr.Column  # empty, right under the buttons: where voting goes
-
-
-def sampling_from_widgets(temperature: float, top_p: float, top_k: float, repetition_penalty: float,
-                          max_new_tokens: float, seed: float | None, stop_text: str) -> SamplingParams:
-    """Widget values -> SamplingParams (blank seed = random; one stop sequence per line)."""
-    stops = tuple(line for line in (stop_text or "").splitlines() if line)
-    return SamplingParams(temperature=float(temperature), top_p=float(top_p), top_k=int(top_k),
-                          repetition_penalty=float(repetition_penalty), max_new_tokens=int(max_new_tokens),
-                          seed=int(seed) if seed not in (None, "") else None, stop=stops)
 
 
 def _sampling_widgets() -> list[gr.components.Component]:
@@ -174,11 +174,51 @@ def _panes_for(panes: list[PaneState], backend_ids: list[str], settings: Setting
 
 @dataclass
 class TurnEvents:
-    """Events other tabs chain onto: those that run a turn, Stop and Clear."""
+    """Events other tabs chain onto (those that run a turn, Stop and Clear), and the full view."""
 
     turns: list[Any]
     stop: Any
     clear: Any
+    refresh: Any  # CompareSession -> every pane widget, e.g. to show the names after a blind vote
+    outputs: list[Any]
+
+
+STATUS_WORDS = {"idle": "", "waiting": "waiting for first token…", "streaming": "streaming…", "done": "finished",
+                "stopped": "stopped", "error": "failed", "tool_input": "waiting for your tool result"}
+
+
+def names_hidden(session: CompareSession) -> bool:
+    """Is this a blind battle whose names have not been revealed by a vote yet?"""
+    return session.blind and not session.revealed
+
+
+def pane_name(i: int, session: CompareSession) -> str:
+    """A pane's header: ``Model A`` in a blind battle until the vote, else ``Pane A · <backend>``."""
+    letter = chr(65 + i)
+    if names_hidden(session):
+        return f"Model {letter}"
+    pane = session.panes[i] if i < len(session.panes) else None
+    return f"Pane {letter} · {pane.label}" if pane else f"Pane {letter}"
+
+
+def shown_pane(i: int, pane: PaneState, session: CompareSession) -> PaneState:
+    """What the page may see of a pane: in a hidden blind battle, errors say only that the model failed.
+
+    The details (which name the backend) stay in the server log and the store.
+    """
+    if not names_hidden(session) or not (pane.error or any(e.error for e in pane.transcript)):
+        return pane
+    failed = f"Model {chr(65 + i)} failed. Press Regenerate, or start a new battle."
+    return replace(pane, error=failed if pane.error else None,
+                   transcript=[replace(e, error=failed if e.error else None) for e in pane.transcript])
+
+
+def shown_summary(pane: PaneState, session: CompareSession) -> str:
+    """The line under a pane; in a hidden blind battle without speed figures (they could name the model)."""
+    if not names_hidden(session):
+        return pane_summary(pane)
+    rest = pane_summary(replace(pane, metrics=PaneMetrics())).split("  \n")[1:]
+    return "  \n".join([STATUS_WORDS.get(pane.status, ""), *rest])
 
 
 class CompareView:
@@ -197,8 +237,9 @@ class CompareView:
         out: Outputs = {self.w.state: session}
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
-            out[widgets.chatbot] = widgets.chatbot.postprocess(chat_messages(pane) if pane else []).model_dump()
-            out[widgets.metrics] = widgets.metrics.postprocess(pane_summary(pane) if pane else "")
+            shown = chat_messages(shown_pane(i, pane, session)) if pane else []
+            out[widgets.chatbot] = widgets.chatbot.postprocess(shown).model_dump()
+            out[widgets.metrics] = widgets.metrics.postprocess(shown_summary(pane, session) if pane else "")
         return out
 
     def live_outputs(self) -> list[Any]:
@@ -210,16 +251,17 @@ class CompareView:
         out: Outputs = {self.w.state: session}
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
-            out[widgets.chatbot] = chat_messages(pane) if pane else []
-            out[widgets.metrics] = pane_summary(pane) if pane else ""
+            out[widgets.chatbot] = gr.Chatbot(chat_messages(shown_pane(i, pane, session)) if pane else [],
+                                              label=pane_name(i, session))
+            out[widgets.metrics] = shown_summary(pane, session) if pane else ""
             step = turn.awaiting_tool(pane) if pane else None
             out[widgets.tool_box] = gr.Group(visible=step is not None)
-            out[widgets.tool_call] = (f"Result of `{step.name}({', '.join(f'{k}={v!r}' for k, v in step.arguments.items())})`"
-                                      if step else "")
+            out[widgets.tool_call] = awaiting_line(step) if step else ""
             # plain values, not component updates: Gradio builds a new component per update
             out[widgets.tool_result] = "" if clear_tool_results else gr.skip()
-            spec = self.settings.backend(pane.backend_id) if pane else None
-            out[widgets.inspector_header] = inspector_header(pane, spec) if pane and spec else ""
+            spec = self.settings.backend(pane.backend_id) if pane and not names_hidden(session) else None
+            out[widgets.inspector_header] = (inspector_header(pane, spec) if pane and spec else
+                                             "Hidden in a blind battle until you vote." if pane else "")
             out[widgets.inspector_code] = inspector_text(pane, spec) if pane and spec else ""
         return out
 
@@ -229,8 +271,13 @@ class CompareView:
             p.chatbot, p.metrics, p.tool_box, p.tool_call, p.tool_result, p.inspector_header, p.inspector_code))]
 
 
-def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend]) -> TurnEvents:
-    """Attach the Compare tab's events; returns them so voting can follow a turn."""
+def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend], gate: Gatekeeper,
+                 visitor: gr.State) -> TurnEvents:
+    """Attach the Compare tab's events; returns them so voting can follow a turn.
+
+    Starting a turn asks ``gate`` first (quotas); the guard in front of Gradio already refused a
+    second turn of a session that has one queued or running.
+    """
     count = len(w.panes)
     view = CompareView(w, settings)
     windows = ContextWindows(backends)
@@ -245,10 +292,11 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
                     else SHARED for p in w.panes)
         return TurnChoices(
-            mode=MODES[values[w.modes.mode]], sampling=sampling_from_widgets(*(values[c] for c in w.sampling)),
+            mode=MODES[values[w.modes.mode]],
+            sampling=sampling_from_widgets(*(values[c] for c in w.sampling), limits=settings.limits),
             system=system_value(values[w.system.no_system], values[w.system.text]), pane_systems=own,
             tools_text=values[w.modes.tools], schema_text=values[w.modes.schema],
-            grammar=bool(values[w.modes.grammar]), max_depth=int(values[w.modes.max_depth]))
+            grammar=bool(values[w.modes.grammar]), max_depth=values[w.modes.max_depth])
 
     async def stream(session: CompareSession, jobs: Sequence[turn.PaneJob], panes: Sequence[PaneState]
                      ) -> AsyncIterator[Outputs]:
@@ -256,7 +304,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         async for _ in turn.run_turn(jobs, panes, windows, pacer=pacer):
             yield view.live(session)
 
-    async def send(values: dict[Any, Any]) -> AsyncIterator[Outputs]:
+    async def send(values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
+        gate.turn(request, values[visitor])
         session: CompareSession = values[w.state]
         n, blind = int(values[w.n_panes]), bool(values[w.blind])
         if not settings.backends:
@@ -264,6 +313,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         backend_ids = [values[p.backend] for p in w.panes][:n]
         if blind and (len(session.panes) != n or not session.panes[0].transcript):  # a new battle
             backend_ids = blind_assignment(settings, n, random.SystemRandom())
+            session.revealed = False
         elif blind:  # a battle goes on with the same hidden models
             backend_ids = [pane.backend_id for pane in session.panes]
         if any(b is None for b in backend_ids):
@@ -272,7 +322,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         session.panes = _panes_for(previous, backend_ids, settings)
         session.blind = blind
         try:
-            jobs = start_turn(session, choices_from(values), values[w.message], backends, tool_context)
+            jobs = start_turn(session, choices_from(values), values[w.message], backends, tool_context,
+                              settings.limits)
         except TurnSetupError as exc:
             session.panes = previous
             raise gr.Error(str(exc)) from None
@@ -282,7 +333,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
                 update[w.message], first = "", False
             yield update
 
-    async def regenerate(values: dict[Any, Any]) -> AsyncIterator[Outputs]:
+    async def regenerate(values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
+        gate.turn(request, values[visitor])
         session: CompareSession = values[w.state]
         if not session.panes or not session.panes[0].transcript or any(p.status == "tool_input"
                                                                         for p in session.panes):
@@ -290,7 +342,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         dropped = [(pane.transcript[-1], pane.history) for pane in session.panes]
         text = [turn.drop_last_exchange(pane) for pane in session.panes][0]
         try:
-            jobs = start_turn(session, choices_from(values), text, backends, tool_context)
+            jobs = start_turn(session, choices_from(values), text, backends, tool_context, settings.limits)
         except TurnSetupError as exc:
             for pane, (exchange, history) in zip(session.panes, dropped):
                 pane.transcript.append(exchange)
@@ -304,7 +356,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
             pane = session.panes[index] if index < len(session.panes) else None
             if pane is None or turn.awaiting_tool(pane) is None:
                 raise gr.Error("This pane is not waiting for a tool result.")
-            pane.tool_steps = fill_tool_result(pane.tool_steps, text)
+            try:
+                take_tool_result(pane, text, settings.limits)
+            except TurnSetupError as exc:
+                raise gr.Error(str(exc)) from None
             if turn.awaiting_tool(pane) is not None:  # more calls of this round still wait
                 yield view.live(session)
                 return
@@ -346,28 +401,28 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
 
     outputs = view.outputs()
     modes = w.modes
-    inputs = {w.message, w.n_panes, w.blind, w.state, *w.sampling, w.system.no_system, w.system.text, modes.mode,
+    inputs = {w.message, w.n_panes, w.blind, w.state, visitor, *w.sampling, w.system.no_system, w.system.text, modes.mode,
               modes.tools, modes.schema, modes.grammar, modes.max_depth,
               *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
     live = view.live_outputs()
-    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": "turns",
+    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": TURNS,
                                     "concurrency_limit": settings.max_turns}
     send_event = w.send.click(send, inputs, [*live, w.message], api_name="send", **turn_options)
     submit_event = w.message.submit(send, inputs, [*live, w.message], api_name=False, **turn_options)
     regen_event = w.regenerate.click(regenerate, inputs, live, api_name="regenerate", **turn_options)
     tool_events = [p.tool_send.click(tool_result_handler(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
+    glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
     for event in (send_event, submit_event, regen_event):
-        event.then(show_full, [w.state], outputs, queue=False)
+        event.then(show_full, [w.state], outputs, **glue)
     for event in tool_events:  # only after a result was taken: a refused one stays in its box
-        event.success(show_full_cleared, [w.state], outputs, queue=False)
+        event.success(show_full_cleared, [w.state], outputs, **glue)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
     stop_event = w.stop.click(stop, [w.state], outputs, cancels=turn_events, queue=False)
     clear_event = w.clear.click(clear, None, outputs, cancels=turn_events, queue=False)
     for p in w.panes:
-        p.inspector.expand(inspect, [w.state], outputs)
-    w.n_panes.change(show_panes, w.n_panes, [p.column for p in w.panes], queue=False)
-    blind_event = w.blind.change(toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
-                                 queue=False)
-    blind_event.then(clear, None, outputs, queue=False)
-    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event)
+        p.inspector.expand(inspect, [w.state], outputs, api_visibility="private")
+    w.n_panes.change(show_panes, w.n_panes, [p.column for p in w.panes], **glue)
+    blind_event = w.blind.change(toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
+    blind_event.then(clear, None, outputs, **glue)
+    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=show_full, outputs=outputs)

@@ -84,7 +84,8 @@ def build_leaderboard_tab(settings: Settings, store: Store, tab: gr.Tab) -> None
     with gr.Row():
         by = gr.Radio([("Backends", "backend"), ("Model ids", "model")], value="backend", label="Rate",
                       elem_id="lb-by", scale=0, min_width=260)
-        blind_only = gr.Checkbox(False, label="Blind votes only", elem_id="lb-blind", scale=0, min_width=200)
+        blind_only = gr.Checkbox(True, label="Blind votes only (names hidden while voting)", elem_id="lb-blind",
+                                 scale=0, min_width=200)
         refresh = gr.Button("Refresh", size="sm", elem_id="lb-refresh", scale=0)
     summary = gr.Markdown("", elem_id="lb-summary")
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="lb-table")
@@ -93,7 +94,9 @@ def build_leaderboard_tab(settings: Settings, store: Store, tab: gr.Tab) -> None
         matrix_plot = gr.Plot(elem_id="lb-matrix")
 
     def refresh_board(rate_by: RateBy, blind: bool) -> tuple[list[list[Any]], Any, Any, str]:
-        return compute(store, rate_by, bool(blind), labels)
+        if rate_by not in ("backend", "model"):
+            raise gr.Error("Rate by 'backend' or 'model'.")
+        return compute(store, rate_by, blind is not False, labels)
 
     outputs = [table, ratings_plot, matrix_plot, summary]
     refresh.click(refresh_board, [by, blind_only], outputs, api_name="leaderboard")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from playground.access.pseudonym import is_pseudonym
 from playground.store.db import Store, VoteFilter, get_turn, iter_votes_with_turns, open_store, turns
 from playground.types import TurnRecord
 from tests.integration.test_store import BACKENDS, store_url
@@ -52,15 +53,20 @@ def api(app) -> Iterator[GradioApi]:
     client.close()
 
 
-def turns_of(store: Store, session_id: str) -> list[TurnRecord]:
+def turns_of(store: Store, *first_messages: str) -> list[TurnRecord]:
+    """The stored turns whose conversation starts with one of these messages (each test asks its own).
+
+    On a local deployment every caller is the one local operator, so turns are told apart by content.
+    """
     with store.engine.connect() as conn:
-        ids = conn.execute(sa.select(turns.c.id).where(turns.c.session_id == session_id)
-                           .order_by(turns.c.created_at)).scalars().all()
-    return [get_turn(store, turn_id) for turn_id in ids]
+        ids = conn.execute(sa.select(turns.c.id).order_by(turns.c.created_at)).scalars().all()
+    found = [get_turn(store, turn_id) for turn_id in ids]
+    return [t for t in found if t.messages and t.messages[0].content in first_messages]
 
 
-def votes_of(store: Store, api: GradioApi) -> list:
-    return list(iter_votes_with_turns(store, VoteFilter(user_ids=[f"session:{api.session_hash}"])))
+def votes_of(store: Store, *first_messages: str) -> list:
+    return [v for v in iter_votes_with_turns(store, VoteFilter())
+            if v.turn.messages and v.turn.messages[0].content in first_messages]
 
 
 def status(outputs: tuple) -> str:
@@ -76,8 +82,9 @@ def test_finished_turn_is_stored_with_its_full_context(api, store):
     api.call("/send", Message="What is DPO?", **{"System prompt": "Be terse.", "Temperature": 0.5}, **panes("alpha", "beta"))
     api.call("/store_turn")
     api.call("/store_turn")  # a second "turn ended" event for the same turn stores nothing new
-    (turn,) = turns_of(store, api.session_hash)
-    assert turn.user_id == f"session:{api.session_hash}" and turn.mode == "chat" and not turn.blind
+    (turn,) = turns_of(store, "What is DPO?")
+    assert is_pseudonym(turn.user_id) and api.session_hash not in turn.user_id  # a session hash is a credential
+    assert turn.mode == "chat" and not turn.blind
     assert turn.messages[-1].content == "What is DPO?" and turn.sampling.temperature == 0.5
     a, b = turn.panes
     assert (a.backend_id, a.model_id, a.label) == ("alpha", "test/alpha-model", "Alpha")
@@ -96,13 +103,13 @@ def test_a_changed_mind_replaces_the_vote_and_double_clicks_count_once(api, stor
     with ThreadPoolExecutor(4) as pool:  # the same click arriving four times at once
         results = list(pool.map(lambda _: api.call("/vote_b"), range(4)))
     assert all("Vote saved: **B is better**" in status(r) for r in results)
-    (item,) = votes_of(store, api)
+    (item,) = votes_of(store, "Pick one")
     assert item.vote.kind == "b" and item.vote.ranking == ((1,), (0,)) and not item.vote.blind
     # The next turn is a new vote; the earlier one can no longer change.
     api.call("/send", Message="Again", **panes("alpha", "beta"))
     api.call("/store_turn")
     api.call("/vote_tie")
-    kinds = {v.turn.messages[-1].content: v.vote.kind for v in votes_of(store, api)}
+    kinds = {v.turn.messages[-1].content: v.vote.kind for v in votes_of(store, "Pick one", "Again")}
     assert kinds == {"Pick one": "b", "Again": "tie"}
 
 
@@ -111,11 +118,11 @@ def test_a_failed_pane_is_stored_but_cannot_be_voted_on(api, store, app):
     api.call("/send", Message="Will you fail?", **panes("alpha", "broken"))
     outputs = api.call("/store_turn")
     assert "Voting is off for this turn: pane B failed" in status(outputs)
-    (turn,) = turns_of(store, api.session_hash)
+    (turn,) = turns_of(store, "Will you fail?")
     assert [p.status for p in turn.panes] == ["done", "error"] and "overloaded" in (turn.panes[1].error or "").lower()
     with pytest.raises(Exception, match="Voting is off"):
         api.call("/vote_a")
-    assert votes_of(store, api) == []
+    assert votes_of(store, "Will you fail?") == []
 
 
 def test_ranking_of_three_panes_over_two_turns_keeps_history(api, store):
@@ -125,7 +132,7 @@ def test_ranking_of_three_panes_over_two_turns_keeps_history(api, store):
     api.call("/store_turn")
     outputs = api.call("/vote_ranking", **{"Pane A rank": 2, "Pane B rank": 1, "Pane C rank": 2})
     assert "Vote saved: **B > A = C**" in status(outputs)
-    (item,) = votes_of(store, api)
+    (item,) = votes_of(store, "First question")
     assert item.vote.ranking == ((1,), (0, 2))
     gamma = item.turn.panes[2]
     assert [m.content for m in gamma.prompt_messages[1:]] == [
@@ -139,7 +146,7 @@ def test_an_edited_reply_is_kept_beside_the_original(api, store):
     outputs = api.call("/vote_b")
     assert "alpha answers: Spell it" in outputs, "the edit box starts from the preferred reply"
     api.call("/save_gold", **{"Corrected reply": "A corrected answer."})
-    (item,) = votes_of(store, api)
+    (item,) = votes_of(store, "Spell it")
     assert item.vote.kind == "b" and item.vote.gold_text == "A corrected answer."
     assert item.vote.gold_original == "alpha answers: Spell it"
 
@@ -151,7 +158,7 @@ def test_blind_votes_are_marked_and_reveal_the_names(api, store):
     assert "names are hidden" in outputs[-1] and not any(n.title() in outputs[-1] for n in NAMES)
     outputs = api.call("/vote_a")
     api.call("/vote_a")  # a repeated click after the reveal is the same blind judgement
-    (item,) = votes_of(store, api)
+    (item,) = votes_of(store, "Who are you?")
     assert item.turn.blind and item.vote.blind
     reveal = outputs[-1]
     assert all(f"**{p.label}**" in reveal for p in item.turn.panes), reveal
@@ -159,7 +166,7 @@ def test_blind_votes_are_marked_and_reveal_the_names(api, store):
     api.call("/send", Message="And now?", **send)
     api.call("/store_turn")
     api.call("/vote_b")
-    later = next(v for v in votes_of(store, api) if v.turn.messages[-1].content == "And now?")
+    later = next(v for v in votes_of(store, "Who are you?") if v.turn.messages[-1].content == "And now?")
     assert not later.turn.blind and not later.vote.blind
     assert [p.backend_id for p in later.turn.panes] == [p.backend_id for p in item.turn.panes]
 
@@ -195,7 +202,7 @@ def test_concurrent_sessions_each_store_their_own_turn(app, store):
         t.join(60)
     assert not errors
     for i, client in enumerate(clients):
-        (item,) = votes_of(store, client)
+        (item,) = votes_of(store, f"session {i}")
         assert item.turn.messages[-1].content == f"session {i}"
         client.close()
 
@@ -215,7 +222,7 @@ def test_function_calling_turn_keeps_raw_tool_calls_and_schemas(api, store, app)
              **panes("alpha", "beta"))
     api.call("/store_turn")
     api.call("/vote_b")
-    (item,) = votes_of(store, api)
+    (item,) = votes_of(store, "What is 2 + 2?")
     turn = item.turn
     assert turn.mode == "tools" and any(t["function"]["name"] == "calculator" for t in turn.tools or ())
     pane = turn.panes[1]

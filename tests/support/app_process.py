@@ -38,7 +38,7 @@ def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_
             if proc.poll() is not None:
                 raise RuntimeError(f"app exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}")
             try:
-                if httpx.get(f"{url}/gradio_api/info", timeout=1.0).status_code == 200:
+                if httpx.get(f"{url}/gradio_api/info", timeout=1.0).status_code in (200, 401):  # 401: sign-in required
                     break
             except httpx.HTTPError:
                 pass

@@ -23,7 +23,7 @@ def pane(backend: str, reply: str = "ok", status: str = "done", system: str | No
 
 
 def stored(panes: list[PaneState], turn_id: str = "t1") -> VoteSession:
-    record = turn_record(panes, [f"org/{p.backend_id}" for p in panes], session_id="s", user_id="u")
+    record = turn_record(panes, [f"org/{p.backend_id}" for p in panes], user_id="u")
     return VoteSession(record=replace(record, id=turn_id), marker=voting.turn_marker(panes))
 
 
@@ -126,7 +126,7 @@ def test_turn_record_keeps_each_panes_context_and_the_users_messages():
     b = pane("b", system="", status="error", error="boom", reply="par")
     b.metrics = PaneMetrics(ttft_s=0.1, total_s=2.0, tokens=3)
     now = datetime(2025, 5, 1, 12, tzinfo=timezone.utc)
-    record = turn_record([a, b], ["m/a", "m/b"], session_id="s", user_id="u", mode="tools", blind=True, now=now,
+    record = turn_record([a, b], ["m/a", "m/b"], user_id="u", mode="tools", blind=True, now=now,
                          tools=({"type": "function"},))
     assert [m.content for m in record.messages] == ["q0", "q1"]
     pa, pb = record.panes
