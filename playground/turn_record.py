@@ -45,7 +45,7 @@ def not_votable_reason(panes: Sequence[PaneState]) -> str | None:
         if pane.status == "stopped":
             return f"{name} was stopped"
         if pane.status != "done" or pane.error:
-            return f"{name} failed" + (f" ({pane.error})" if pane.error else "")
+            return f"{name} failed (its error is shown in the pane)"  # never the error text: HTML, or a blind model's name
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import pytest
@@ -54,8 +56,6 @@ def failing_turn(page: Page, tgi_server_factory) -> tuple[list[str], object]:
     return watch_requests(page), running_app(["--backend", f"Reply={reply.url}", "--backend", f"Error={failing.url}"])
 
 
-@pytest.mark.xfail(strict=True, reason="ui/vote.py shows a failed pane's backend error unescaped in the vote status "
-                                       "line (voting.vote_problem -> turn_record.not_votable_reason); see issue 9")
 def test_a_backend_error_renders_nothing_live_anywhere_on_the_page(page: Page, tgi_server_factory):
     requests, app = failing_turn(page, tgi_server_factory)
     with app as (url, _):
@@ -86,6 +86,7 @@ def test_payloads_in_tool_calls_and_json_mode_render_as_text(page: Page, tgi_ser
     with running_app(["--backend", f"Tools={tools.url}", "--backend", f"Also={tools.url}"]) as (url, _):
         page.goto(url)
         choose_mode(page, "Function calling")
+        expect(page.locator("#system-prompt textarea").first).to_have_value(re.compile("function calling AI"))
         send(page, "Call the tools")
         expect(page.locator("#pane-0-metrics")).to_contain_text("tool call", timeout=15_000)
         for title in page.locator("#pane-0-chat button", has_text="invalid").all()[:3]:

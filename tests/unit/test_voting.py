@@ -39,7 +39,7 @@ def test_a_turn_is_identified_by_its_pane_objects_not_by_equal_values():
 
 
 def test_no_vote_after_a_failed_or_stopped_pane_or_with_one_pane():
-    assert not_votable_reason([pane("a"), pane("b", status="error", error="HTTP 503")]) == "pane B failed (HTTP 503)"
+    assert not_votable_reason([pane("a"), pane("b", status="error", error="HTTP 503")]) == "pane B failed (its error is shown in the pane)"
     assert not_votable_reason([pane("a", status="stopped"), pane("b")]) == "pane A was stopped"
     assert not_votable_reason([pane("a")]) == "a vote needs at least two panes"
     panes = [pane("a"), pane("b", status="stopped")]
