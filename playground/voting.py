@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from playground.limits import gold_edit_problem
+from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
+from playground.safe_markdown import code_span, escape_inline
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import Ranking, vote_ranking, winner_position
 from playground.turn_record import not_votable_reason
@@ -133,7 +134,8 @@ def ranks_from_ranking(ranking: Ranking | None, n: int) -> list[int | None]:
 
 
 def new_vote(vs: VoteSession, user_id: str, kind: VoteKind, *, ranking: Ranking | None = None,
-             gold_text: str | None = None, blind: bool = False, terms_version: str | None = None) -> Vote:
+             gold_text: str | None = None, blind: bool = False, terms_version: str | None = None,
+             limits: TextLimits = DEFAULT_LIMITS) -> Vote:
     """The vote to record on the session's stored turn (checked here as the store will check it).
 
     ``user_id`` is the voter's pseudonym; ``terms_version`` the consent notice they accepted.
@@ -144,7 +146,7 @@ def new_vote(vs: VoteSession, user_id: str, kind: VoteKind, *, ranking: Ranking 
     """
     if vs.record is None:
         raise InvalidVoteError("there is no stored turn to vote on")
-    if (problem := gold_edit_problem(gold_text)) is not None:
+    if (problem := gold_edit_problem(gold_text, limits)) is not None:
         raise InvalidVoteError(problem)
     vote = Vote(vs.record.id, user_id, kind, ranking=ranking, blind=blind, gold_text=gold_text,
                 terms_version=terms_version)
@@ -186,6 +188,6 @@ def reveal_line(record: TurnRecord) -> str:
     """
     parts = []
     for pane in sorted(record.panes, key=lambda p: p.position):
-        model = f" (`{pane.model_id}`)" if pane.model_id else ""
-        parts.append(f"Pane {chr(65 + pane.position)} was **{pane.label}**{model}")
+        model = f" ({code_span(pane.model_id)})" if pane.model_id else ""  # the server's /info: any text
+        parts.append(f"Pane {chr(65 + pane.position)} was **{escape_inline(pane.label)}**{model}")
     return "; ".join(parts)

@@ -289,6 +289,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     wire_modes(w.modes, w.system, w.assets)
 
     def choices_from(values: Mapping[Any, Any]) -> TurnChoices:
+        if values[w.modes.mode] not in MODES:
+            raise gr.Error(f"Mode must be one of {', '.join(MODES)}.")
         own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
                     else SHARED for p in w.panes)
         return TurnChoices(

@@ -97,8 +97,8 @@ def wire_system_prompt(w: SystemPromptWidgets, assets: ModeAssets) -> None:
     def lock(no_system: bool) -> Any:
         return gr.Textbox(interactive=not no_system)
 
-    w.preset.input(choose, w.preset, [w.no_system, w.text], queue=False)
-    w.no_system.input(lock, w.no_system, w.text, queue=False)
+    w.preset.input(choose, w.preset, [w.no_system, w.text], queue=False, api_visibility="private")
+    w.no_system.input(lock, w.no_system, w.text, queue=False, api_visibility="private")
 
 
 def build_modes(assets: ModeAssets, mode: gr.Radio) -> ModeWidgets:
@@ -162,8 +162,8 @@ def wire_modes(w: ModeWidgets, shared: SystemPromptWidgets, assets: ModeAssets) 
         return [json.dumps(assets.schemas[name], indent=2), ""]
 
     w.mode.input(switch, [w.mode, shared.text], [w.tools_box, w.json_box, shared.preset, shared.no_system,
-                                                 shared.text], queue=False)
-    w.tools.input(check_tools, w.tools, w.tools_errors, queue=False, trigger_mode="always_last")
-    w.schema.input(check_schema, w.schema, w.schema_errors, queue=False, trigger_mode="always_last")
-    w.tool_set.input(fill_tools, w.tool_set, [w.tools, w.tools_errors], queue=False)
-    w.schema_preset.input(fill_schema, w.schema_preset, [w.schema, w.schema_errors], queue=False)
+                                                 shared.text], queue=False, api_visibility="private")
+    w.tools.input(check_tools, w.tools, w.tools_errors, queue=False, trigger_mode="always_last", api_visibility="private")
+    w.schema.input(check_schema, w.schema, w.schema_errors, queue=False, trigger_mode="always_last", api_visibility="private")
+    w.tool_set.input(fill_tools, w.tool_set, [w.tools, w.tools_errors], queue=False, api_visibility="private")
+    w.schema_preset.input(fill_schema, w.schema_preset, [w.schema, w.schema_errors], queue=False, api_visibility="private")

@@ -198,7 +198,7 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         try:
             vote = voting.new_vote(vs, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
                                    blind=voting.cast_blind(vs, session, kind, ranking),
-                                   terms_version=gate.terms_version())
+                                   terms_version=gate.terms_version(), limits=settings.limits)
             stored = record_vote(store, vote)  # returns only after the commit
         except (StoreError, SQLAlchemyError) as exc:
             raise gr.Error(f"Your vote was not saved: {exc}") from None
