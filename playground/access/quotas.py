@@ -55,25 +55,21 @@ class Quotas:
     def _take(self, name: str, key: str) -> bool:
         return self._limiter.hit(self._items[name], name, key)
 
+    def _take_both(self, what: str, voter: str | None, address: str, then: str) -> str | None:
+        """Count one ``what`` ("turns" or "votes") for the voter and the address; why not, if refused."""
+        if voter is not None and not self._take(f"{what}_per_voter", voter):
+            return f"You have reached the limit of {_words(self._items[f'{what}_per_voter'], what)} for one user; {then}"
+        if not self._take(f"{what}_per_address", address):
+            return f"Your network has reached the limit of {_words(self._items[f'{what}_per_address'], what)}; {then}"
+        return None
+
     def take_turn(self, voter: str | None, address: str) -> str | None:
         """Count one turn; ``None`` when allowed, else why not."""
-        if voter is not None and not self._take("turns_per_voter", voter):
-            return (f"You have reached the limit of {_words(self._items['turns_per_voter'], 'turns')} for one user; "
-                    "please wait a moment and send again.")
-        if not self._take("turns_per_address", address):
-            return (f"Your network has reached the limit of {_words(self._items['turns_per_address'], 'turns')}; "
-                    "please wait a moment and send again.")
-        return None
+        return self._take_both("turns", voter, address, "please wait a moment and send again.")
 
     def take_vote(self, voter: str, address: str) -> str | None:
         """Count one vote; ``None`` when allowed, else why not."""
-        if not self._take("votes_per_voter", voter):
-            return (f"You have reached the limit of {_words(self._items['votes_per_voter'], 'votes')} for one user; "
-                    "thank you — please come back later.")
-        if not self._take("votes_per_address", address):
-            return (f"Your network has reached the limit of {_words(self._items['votes_per_address'], 'votes')}; "
-                    "please come back later.")
-        return None
+        return self._take_both("votes", voter, address, "thank you — please come back later.")
 
     def take_session(self, address: str) -> bool:
         """Count one new browser session from ``address``; False when it has opened too many."""
