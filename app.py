@@ -11,15 +11,15 @@ from starlette.middleware import Middleware
 
 from playground.access.guard import RequestGuard, SessionGate
 from playground.access.identity import BROWSER_ID
-from playground.access.pseudonym import is_pseudonym, key_file_for, legacy_pseudonym, load_secret
+from playground.access.pseudonym import is_pseudonym, key_file_for, legacy_pseudonym, load_secret, public_key_for
 from playground.access.users import check_login, read_users
 from playground.backends.registry import build_backends
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import log_folder, open_space_vote_log
 from playground.store.restore import restore_space_store
-from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.store.migrate import upgrade_store
+from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id, turn_probe
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
@@ -52,7 +52,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
                 gr.LoginButton(scale=0, min_width=220)
         help_box = build_setup_help(settings)
         visitor = gr.State(Visitor())
-        browser = gr.BrowserState(None, storage_key="hermes-visitor", secret=secret.hex()[:32])
+        browser = gr.BrowserState(None, storage_key="hermes-visitor", secret=public_key_for(secret, "browser-state"))
         with gr.Tab("Compare"):
             compare = build_compare(settings)
             with compare.after_turn:

@@ -40,6 +40,18 @@ def pseudonym(secret: bytes, kind: str, value: str) -> str:
     return PREFIX + digest[:32]
 
 
+def public_key_for(secret: bytes, purpose: str) -> str:
+    """A key derived one way from the server secret, safe to put in the page (e.g. ``gr.BrowserState``'s
+    encryption key, which Gradio sends to the browser): knowing it reveals nothing of ``secret``.
+
+    Example:
+        >>> key = public_key_for(b"k" * 32, "browser-state")
+        >>> len(key), key == public_key_for(b"k" * 32, "browser-state"), b"k".hex() in key
+        (32, True, False)
+    """
+    return hmac.new(secret, f"public:{purpose}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def is_pseudonym(value: str) -> bool:
     """Is ``value`` already a pseudonym (as opposed to a name or a legacy session id)?
 

@@ -125,6 +125,9 @@ def assert_no_data_access(client: httpx.Client, hub: Any) -> None:
 
 def test_anonymous_callers_cannot_browse_export_or_push(public_app, hub):
     with httpx.Client(base_url=public_app[0], timeout=60) as client:
+        page_config = client.get("/config").text
+        assert SECRET not in page_config and SECRET.encode().hex()[:16] not in page_config, "the pseudonym key"
+        assert HUB_TOKEN not in page_config
         assert_no_data_access(client, hub)
         conf = raw.config(client)
         push = next(d for d in conf["dependencies"] if d.get("api_name") == "push_to_hub")
