@@ -39,6 +39,7 @@ ENV_USERS_FILE = "HERMES_USERS_FILE"
 ENV_SECRET = "HERMES_SECRET"  # name of the variable holding the pseudonym key (never its value)
 ENV_PROXY_HOPS = "HERMES_PROXY_HOPS"
 ENV_QUEUE_SIZE = "HERMES_QUEUE_SIZE"
+ENV_RECHECK_RATE = "HERMES_RECHECK_RATE"  # share of votes followed by a consistency check
 QUOTA_ENV = {name: f"HERMES_QUOTA_{name.upper()}" for name in vars(QuotaSettings())}
 
 
@@ -75,6 +76,7 @@ class Settings:
     queue_size: int = 200  # events waiting in the queue at most; more are refused with a message
     max_request_bytes: int = 2_000_000  # body of one listener call
     limits: TextLimits = field(default_factory=TextLimits)  # sizes of texts and values users send
+    recheck_rate: float = 0.1  # share of votes followed by a swapped re-show of a past pair (0 = never)
 
     @property
     def oauth(self) -> bool:
@@ -205,6 +207,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help=f"trusted proxies in front of the app (default 1 on a Space, else 0; ${ENV_PROXY_HOPS})")
     parser.add_argument("--queue-size", type=int, default=None, metavar="N",
                         help=f"events waiting in the queue at most (default 200; ${ENV_QUEUE_SIZE})")
+    parser.add_argument("--recheck-rate", default=None, metavar="P",
+                        help="share of votes followed by a consistency check: a past pair re-shown swapped "
+                             f"(0 to 1, default 0.1, 0 = never; ${ENV_RECHECK_RATE})")
     for name, default in vars(QuotaSettings()).items():
         parser.add_argument(f"--quota-{name.replace('_', '-')}", dest=f"quota_{name}", default=None, metavar="N/PERIOD",
                             help=f"quota, e.g. {default} (default; ${QUOTA_ENV[name]})")
@@ -222,6 +227,17 @@ def _limit_settings(args: argparse.Namespace, env: Mapping[str, str]) -> TextLim
         source = limit_option(name) if given is not None else f"${limit_env(name)}"
         values[name] = _positive_int(source, given if given is not None else env.get(limit_env(name)) or default)
     return TextLimits(**values)
+
+
+def _rate(name: str, value: object) -> float:
+    """``value`` as a share between 0 and 1, or a SettingsError naming where it came from."""
+    try:
+        rate = float(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise SettingsError(f"{name} must be between 0 and 1, got {rate}")
+    return rate
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -282,4 +298,6 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
         space_id=env.get("SPACE_ID") or None,
         **_access_settings(args, env, host),  # type: ignore[arg-type]
         limits=_limit_settings(args, env),
+        recheck_rate=_rate("--recheck-rate", args.recheck_rate) if args.recheck_rate is not None
+        else _rate(f"${ENV_RECHECK_RATE}", env.get(ENV_RECHECK_RATE) or 0.1),
     )

@@ -5,8 +5,9 @@
 - ``votes.terms_version`` (the consent notice a voter accepted) is added.
 - ``user_id`` held a user name or ``session:<hash>``: each becomes a pseudonym from the function
   the app passes (a keyed hash), the same value in ``turns`` and ``votes``.
+- The ``rechecks`` table (consistency checks, ``playground.store.rechecks``) is created if missing.
 
-Both steps are idempotent; they run in one transaction.
+Every step is idempotent; they run in one transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from playground.store.db import Store, _write, turns, votes
+from playground.store.rechecks import rechecks
 
 
 def upgrade_store(store: Store, pseudonymize: Callable[[str], str], is_pseudonym: Callable[[str], bool]) -> int:
@@ -35,6 +37,7 @@ def upgrade_store(store: Store, pseudonymize: Callable[[str], str], is_pseudonym
             conn.execute(sa.text("ALTER TABLE turns DROP COLUMN session_id"))
         if "terms_version" not in {c["name"] for c in sa.inspect(conn).get_columns("votes")}:
             conn.execute(sa.text("ALTER TABLE votes ADD COLUMN terms_version VARCHAR(64)"))
+        rechecks.create(conn, checkfirst=True)
         changed = 0
         for table in (turns, votes):
             legacy = [u for u in conn.execute(sa.select(table.c.user_id).distinct()).scalars() if not is_pseudonym(u)]

@@ -26,6 +26,7 @@ from playground.turn_record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Vote, VoteKind
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
+from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
 from playground.voting import VoteSession
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class VoteWidgets:
     state: gr.State
     consent: gr.Column
     accept: gr.Button
+    recheck: RecheckWidgets
 
     def outputs(self) -> list[Any]:
         """The components ``render`` returns values for, in order."""
@@ -81,8 +83,9 @@ def build_vote(settings: Settings, terms: str) -> VoteWidgets:
             gold_save = gr.Button("Save edited reply", size="sm", elem_id="gold-save")
     status = gr.Markdown("", elem_id="vote-status")
     reveal = gr.Markdown("", elem_id="vote-reveal")
+    recheck = build_recheck()
     return VoteWidgets(panel, prompt, pair_row, pair, rank_row, ranks, submit_ranking, gold, gold_text, gold_save,
-                       status, reveal, gr.State(VoteSession()), consent, accept)
+                       status, reveal, gr.State(VoteSession()), consent, accept, recheck)
 
 
 def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[Any]:
@@ -251,10 +254,11 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     for start in (compare.send.click, compare.message.submit, compare.regenerate.click, compare.clear.click,
                   compare.blind.change):
         start(turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
-    for kind, button in w.pair.items():
-        button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}").success(  # type: ignore[arg-type]
-            *show_names, **glue)
-    w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking").success(
-        *show_names, **glue)
+    votes = [button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
+             for kind, button in w.pair.items()]
+    votes.append(w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking"))
+    for voted in votes:
+        voted.success(*show_names, **glue)
+    wire_recheck(w.recheck, votes, w.state, visitor, store, settings, gate)  # now and then, a past pair re-shown
     w.gold_save.click(save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")
     w.accept.click(accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")
