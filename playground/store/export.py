@@ -1,14 +1,17 @@
 """Stored votes -> DPO pairs (TRL conversational preference format) and arena battles.
 
-The row builders are small pure functions over a ``VotedTurn``; the writers stream rows
-to JSONL or Parquet in batches, so exporting 100,000 votes needs one query and flat memory.
-See PROTOCOLS.md §6 for the formats.
+``iter_rows`` streams the rows of one export kind (``dpo``, ``dpo-mixed-context``,
+``battles``) for the votes an ``ExportOptions`` selects, counting every left-out pair under
+its reason; the writers stream rows to JSONL or Parquet in batches (one query, flat memory
+for 100,000 votes); ``export_dataset`` writes a file and its dataset card. See PROTOCOLS.md §6.
 """
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -17,38 +20,50 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from playground.hermes.presets import Preset, load_presets
+from playground.settings import ASSETS_DIR
+from playground.store.card import ExportReport, dataset_card
 from playground.store.db import Store, VotedTurn, VoteFilter, iter_votes_with_turns
-from playground.store.votes import Ranking, battles, preferences
+from playground.store.pairs import ToolRoles, as_dicts, dpo_candidates
+from playground.store.quality import (
+    ExportKind,
+    ExportOptions,
+    PromptDeduplicator,
+    pair_drop_reason,
+    vote_drop_reason,
+)
+from playground.store.votes import battles
 from playground.types import Message, PaneOutput
 
-Kind = Literal["dpo", "battles"]
+Kind = ExportKind  # the name ui/data.py imports
 Format = Literal["jsonl", "parquet"]
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-DPO_SCHEMA = pa.schema(
-    [
-        ("prompt", MESSAGES),
-        ("chosen", MESSAGES),
-        ("rejected", MESSAGES),
-        ("tools", pa.string()),
-        ("json_schema", pa.string()),
-        ("mode", pa.string()),
-        ("vote", pa.string()),
-        ("ranking", pa.string()),
-        ("chosen_model", pa.string()),
-        ("rejected_model", pa.string()),
-        ("chosen_backend", pa.string()),
-        ("rejected_backend", pa.string()),
-        ("chosen_system", pa.string()),
-        ("rejected_system", pa.string()),
-        ("same_prompt", pa.bool_()),
-        ("edited", pa.bool_()),
-        ("chosen_original", pa.string()),
-        ("blind", pa.bool_()),
-        ("timestamp", pa.string()),
-        ("turn_id", pa.string()),
-        ("vote_id", pa.string()),
-    ]
+PROVENANCE = [
+    ("tools", pa.string()),
+    ("json_schema", pa.string()),
+    ("sampling", pa.string()),
+    ("mode", pa.string()),
+    ("vote", pa.string()),
+    ("ranking", pa.string()),
+    ("rank_margin", pa.int64()),
+    *((f"{side}_{key}", pa.string()) for side in ("chosen", "rejected") for key in ("model", "backend", "config", "system")),
+    ("chosen_tokens", pa.int64()),
+    ("rejected_tokens", pa.int64()),
+    ("same_context", pa.bool_()),
+    ("edited", pa.bool_()),
+    ("chosen_original", pa.string()),
+    ("blind", pa.bool_()),
+    ("rater", pa.string()),
+    ("timestamp", pa.string()),
+    ("vote_created", pa.string()),
+    ("turn_timestamp", pa.string()),
+    ("turn_id", pa.string()),
+    ("vote_id", pa.string()),
+]
+DPO_SCHEMA = pa.schema([("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), *PROVENANCE])
+MIXED_SCHEMA = pa.schema(
+    [("prompt_chosen", MESSAGES), ("prompt_rejected", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), *PROVENANCE]
 )
 BATTLE_SCHEMA = pa.schema(
     [
@@ -69,86 +84,38 @@ BATTLE_SCHEMA = pa.schema(
         ("vote_id", pa.string()),
     ]
 )
-SCHEMAS: dict[str, pa.Schema] = {"dpo": DPO_SCHEMA, "battles": BATTLE_SCHEMA}
+SCHEMAS: dict[str, pa.Schema] = {"dpo": DPO_SCHEMA, "dpo-mixed-context": MIXED_SCHEMA, "battles": BATTLE_SCHEMA}
 
 
-def _msgs(messages: Iterable[Message]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+@cache
+def default_presets() -> tuple[Preset, ...]:
+    """The system-prompt presets shipped in ``assets/presets`` (read once)."""
+    return load_presets(ASSETS_DIR / "presets")
 
 
 def _model(pane: PaneOutput) -> str:
     return pane.model_id or pane.backend_id
 
 
-def _keep(a: PaneOutput, b: PaneOutput, backends: Sequence[str]) -> bool:
-    return not backends or a.backend_id in backends or b.backend_id in backends
-
-
-def dpo_rows(item: VotedTurn, backends: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """All DPO pairs one vote yields: one per strictly ordered pair of panes.
-
-    ``prompt`` is the chosen pane's full context (its system message first, if it had
-    one, ending with the last user/tool message); ``chosen``/``rejected`` are each pane's
-    assistant reply, raw (``<tool_call>`` blocks kept). A gold edit replaces the winner's
-    reply (``edited=True``, original in ``chosen_original``). Ties and "both bad" yield
-    nothing. With ``backends``, only pairs with a side on one of them are kept.
+def project(row: dict[str, Any], kind: ExportKind) -> dict[str, Any]:
+    """A candidate pair as a row of ``kind``: exactly the columns of its schema.
 
     Example:
-        >>> from playground.store.synthetic import make_turn
-        >>> from playground.types import Vote
-        >>> turn = make_turn(seed=1, system_prompts=(None, None))
-        >>> row = dpo_rows(VotedTurn(Vote(turn.id, "u", "b", ranking=((1,), (0,))), turn))[0]
-        >>> row["prompt"], row["chosen"][0]["role"], row["chosen_backend"]
-        ([{'role': 'user', 'content': 'Question #1: explain DPO.'}], 'assistant', 'hermes-8b')
+        >>> sorted(set(project({n: None for n in DPO_SCHEMA.names + ["prompt_rejected"]}, "dpo-mixed-context"))
+        ...        - set(DPO_SCHEMA.names))
+        ['prompt_chosen', 'prompt_rejected']
     """
-    vote, turn = item
-    panes = {p.position: p for p in turn.panes}
-    ranking: Ranking = vote.ranking or ()
-    gold_at = ranking[0][0] if vote.gold_text is not None else None
-    rows = []
-    for chosen_pos, rejected_pos in preferences(ranking):
-        chosen, rejected = panes[chosen_pos], panes[rejected_pos]
-        if not _keep(chosen, rejected, backends):
-            continue
-        edited = chosen_pos == gold_at
-        rows.append(
-            {
-                "prompt": _msgs(chosen.prompt_messages),
-                "chosen": [{"role": "assistant", "content": vote.gold_text if edited else chosen.output}],
-                "rejected": [{"role": "assistant", "content": rejected.output}],
-                "tools": _json_or_none(list(turn.tools) if turn.tools else None),
-                "json_schema": _json_or_none(turn.json_schema),
-                "mode": turn.mode,
-                "vote": vote.kind,
-                "ranking": json.dumps([list(g) for g in ranking]),
-                "chosen_model": _model(chosen),
-                "rejected_model": _model(rejected),
-                "chosen_backend": chosen.backend_id,
-                "rejected_backend": rejected.backend_id,
-                "chosen_system": chosen.system_prompt,
-                "rejected_system": rejected.system_prompt,
-                "same_prompt": chosen.prompt_messages == rejected.prompt_messages,
-                "edited": edited,
-                "chosen_original": chosen.output if edited else None,
-                "blind": vote.blind,
-                "timestamp": vote.updated_at.isoformat() if vote.updated_at else None,
-                "turn_id": turn.id,
-                "vote_id": vote.id,
-            }
-        )
-    return rows
+    if kind == "dpo-mixed-context":
+        row = {**row, "prompt_chosen": row["prompt"]}
+    return {name: row[name] for name in SCHEMAS[kind].names}
 
 
-def conversation(pane: PaneOutput) -> list[dict[str, str]]:
+def conversation(pane: PaneOutput, tool_role: str = "tool") -> list[dict[str, str]]:
     """The pane's whole conversation: context sent, its reply, then any in-turn tool loop."""
-    return _msgs(pane.prompt_messages) + [{"role": "assistant", "content": pane.output}] + _msgs(pane.followup)
+    return as_dicts([*pane.prompt_messages, Message("assistant", pane.output), *pane.followup], tool_role)
 
 
-def battle_rows(item: VotedTurn, backends: Sequence[str] = ()) -> list[dict[str, Any]]:
+def battle_rows(item: VotedTurn, tool_roles: ToolRoles | None = None) -> list[dict[str, Any]]:
     """Arena battle records for one vote: one per pair of panes, ties included.
 
     Example:
@@ -159,20 +126,18 @@ def battle_rows(item: VotedTurn, backends: Sequence[str] = ()) -> list[dict[str,
         ['tie (bothbad)']
     """
     vote, turn = item
+    roles = tool_roles or {}
     panes = {p.position: p for p in turn.panes}
     rows = []
     for pos_a, pos_b, winner in battles(vote.ranking or (), bothbad=vote.kind == "bothbad"):
         a, b = panes[pos_a], panes[pos_b]
-        if not _keep(a, b, backends):
-            continue
-        conv_a = conversation(a)
         rows.append(
             {
                 "model_a": _model(a),
                 "model_b": _model(b),
                 "winner": winner,
-                "conversation_a": conv_a,
-                "conversation_b": conversation(b),
+                "conversation_a": conversation(a, roles.get(a.backend_id, "tool")),
+                "conversation_b": conversation(b, roles.get(b.backend_id, "tool")),
                 "judge": vote.user_id,
                 "turn": sum(1 for m in a.prompt_messages if m.role == "user"),
                 "anony": vote.blind,
@@ -188,15 +153,117 @@ def battle_rows(item: VotedTurn, backends: Sequence[str] = ()) -> list[dict[str,
     return rows
 
 
-ROW_BUILDERS = {"dpo": dpo_rows, "battles": battle_rows}
+def as_options(selection: ExportOptions | VoteFilter | None) -> ExportOptions:
+    """Export options from either; a ``VoteFilter`` (older callers) keeps its dates, modes, backends and blind flag.
+
+    Example:
+        >>> as_options(VoteFilter(blind_only=True)).blind_only
+        True
+    """
+    if selection is None:
+        return ExportOptions()
+    if isinstance(selection, ExportOptions):
+        return selection
+    if selection.user_ids:
+        raise ValueError("an export selects raters with ExportOptions.exclude_raters, not VoteFilter.user_ids")
+    return ExportOptions(since=selection.since, until=selection.until, modes=tuple(selection.modes),
+                         backends=tuple(selection.backends), blind_only=selection.blind_only)
 
 
-def iter_rows(store: Store, kind: Kind, flt: VoteFilter | None = None) -> Iterator[dict[str, Any]]:
-    """Stream export rows of ``kind`` for every vote matching ``flt``."""
-    build = ROW_BUILDERS[kind]
-    backends = tuple(flt.backends) if flt else ()
-    for item in iter_votes_with_turns(store, flt):
-        yield from build(item, backends)
+def _tie_reason(winner: str) -> str:
+    return "both_bad" if winner == "tie (bothbad)" else "tie"
+
+
+def _kept_pairs(item: VotedTurn, options: ExportOptions, kind: ExportKind, counts: Counter[str],
+                dedup: PromptDeduplicator | None, presets: Sequence[Preset], tool_roles: ToolRoles | None
+                ) -> Iterator[dict[str, Any]]:
+    vote, turn = item
+    ranking = vote.ranking or ()
+    for *_, winner in battles(ranking, bothbad=vote.kind == "bothbad"):
+        if winner.startswith("tie"):
+            counts[_tie_reason(winner)] += 1
+    for c in dpo_candidates(vote, turn, presets, tool_roles):
+        reason = pair_drop_reason(c, options, kind)
+        if reason is None and dedup is not None and dedup.is_duplicate(vote.id, c["prompt"]):
+            reason = "near_duplicate"
+        if reason:
+            counts[reason] += 1
+        else:
+            yield project(c, kind)
+
+
+def _kept_battles(item: VotedTurn, options: ExportOptions, counts: Counter[str], tool_roles: ToolRoles | None
+                  ) -> Iterator[dict[str, Any]]:
+    for row in battle_rows(item, tool_roles):
+        if options.backends and not {row["backend_a"], row["backend_b"]} & set(options.backends):
+            counts["backend"] += 1
+        elif options.drop_ties and row["winner"].startswith("tie"):
+            counts[_tie_reason(row["winner"])] += 1
+        else:
+            yield row
+
+
+def _rows_of_vote(item: VotedTurn, kind: ExportKind, options: ExportOptions, counts: Counter[str],
+                  dedup: PromptDeduplicator | None, presets: Sequence[Preset] | None, tool_roles: ToolRoles | None
+                  ) -> Iterator[dict[str, Any]]:
+    reason = vote_drop_reason(item.vote, options)
+    if reason:
+        n = len(item.turn.panes)
+        counts[reason] += n * (n - 1) // 2  # every pair of panes of the vote
+    elif kind == "battles":
+        yield from _kept_battles(item, options, counts, tool_roles)
+    else:
+        yield from _kept_pairs(item, options, kind, counts, dedup, default_presets() if presets is None else presets,
+                               tool_roles)
+
+
+def dpo_rows(
+    item: VotedTurn,
+    options: ExportOptions | None = None,
+    *,
+    kind: ExportKind = "dpo",
+    presets: Sequence[Preset] | None = None,
+    tool_roles: ToolRoles | None = None,
+) -> list[dict[str, Any]]:
+    """The DPO rows of ``kind`` one vote yields under ``options`` (every rule but the cross-vote de-duplication).
+
+    Example:
+        >>> from playground.store.synthetic import make_turn
+        >>> from playground.types import Vote
+        >>> turn = make_turn(seed=1, system_prompts=(None, None))
+        >>> row = dpo_rows(VotedTurn(Vote(turn.id, "u", "b", ranking=((1,), (0,))), turn))[0]
+        >>> row["prompt"], row["chosen"][0]["role"], row["chosen_backend"]
+        ([{'role': 'user', 'content': 'Question #1: explain DPO.'}], 'assistant', 'hermes-8b')
+    """
+    return list(_rows_of_vote(item, kind, options or ExportOptions(), Counter(), None, presets, tool_roles))
+
+
+def iter_rows(
+    store: Store,
+    kind: ExportKind,
+    options: ExportOptions | VoteFilter | None = None,
+    *,
+    counts: Counter[str] | None = None,
+    presets: Sequence[Preset] | None = None,
+    tool_roles: ToolRoles | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Stream the rows of ``kind`` for the votes and pairs ``options`` keeps, oldest vote first.
+
+    Args:
+        store: the preference store.
+        kind: ``dpo`` (same-context pairs by default), ``dpo-mixed-context`` or ``battles``.
+        options: scope and quality controls (default: every vote, every same-context pair).
+        counts: filled in as rows stream: ``votes`` read, and pairs left out per reason
+            (``quality.DROP_REASONS``).
+        presets: system-prompt presets naming configurations (default: ``assets/presets``).
+        tool_roles: backend id -> the role its tool results were sent in (default ``tool``).
+    """
+    opts = as_options(options)
+    counts = Counter() if counts is None else counts
+    dedup = PromptDeduplicator(opts.dedup_threshold) if opts.dedup_threshold and kind != "battles" else None
+    for item in iter_votes_with_turns(store, opts.vote_filter()):
+        counts["votes"] += 1
+        yield from _rows_of_vote(item, kind, opts, counts, dedup, presets, tool_roles)
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
@@ -232,7 +299,7 @@ def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: Kind, *, batch_rows: int = 20_000) -> int:
+def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: ExportKind, *, batch_rows: int = 20_000) -> int:
     """Write rows as Parquet with nested ``list<struct<role, content>>`` message columns."""
     schema = SCHEMAS[kind]
     n = 0
@@ -246,10 +313,69 @@ def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: Kind, 
     return n
 
 
+def card_path(path: str | Path) -> Path:
+    """Where an export's dataset card goes: beside it, ``dpo.jsonl`` -> ``dpo.README.md``.
+
+    Example:
+        >>> card_path("out/dpo.jsonl").as_posix()
+        'out/dpo.README.md'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}.README.md")
+
+
+def export_dataset(
+    store: Store,
+    path: str | Path,
+    *,
+    kind: ExportKind = "dpo",
+    fmt: Format = "jsonl",
+    options: ExportOptions | VoteFilter | None = None,
+    presets: Sequence[Preset] | None = None,
+    tool_roles: ToolRoles | None = None,
+    card: bool = True,
+) -> ExportReport:
+    """Export ``kind`` rows to ``path`` in ``fmt`` and (with ``card``) its dataset card beside it.
+
+    Returns:
+        What was written: rows kept, votes read, pairs left out per reason, the card's path.
+
+    Raises:
+        ValueError: an unknown format.
+
+    Example:
+        >>> from playground.store.db import open_store
+        >>> import tempfile, os
+        >>> report = export_dataset(open_store("sqlite://"), os.path.join(tempfile.mkdtemp(), "dpo.jsonl"))
+        >>> report.rows, report.card_path.name
+        (0, 'dpo.README.md')
+    """
+    if fmt not in ("jsonl", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}; use 'jsonl' or 'parquet'")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opts = as_options(options)
+    counts: Counter[str] = Counter()
+    rows = iter_rows(store, kind, opts, counts=counts, presets=presets, tool_roles=tool_roles)
+    n = write_jsonl(rows, path) if fmt == "jsonl" else write_parquet(rows, path, kind)
+    votes = counts.pop("votes", 0)
+    report = ExportReport(kind, fmt, opts, n, votes, dict(counts))
+    if not card:
+        return report
+    written = card_path(path)
+    written.write_text(dataset_card(path.name, {kind: report}, {kind: path.name}), encoding="utf-8")
+    return replace(report, card_path=written)
+
+
 def export(
-    store: Store, path: str | Path, *, kind: Kind = "dpo", fmt: Format = "jsonl", flt: VoteFilter | None = None
+    store: Store,
+    path: str | Path,
+    *,
+    kind: ExportKind = "dpo",
+    fmt: Format = "jsonl",
+    flt: ExportOptions | VoteFilter | None = None,
 ) -> int:
-    """Export matching votes as ``kind`` rows to ``path`` in ``fmt``; return the row count.
+    """``export_dataset`` (file and card) returning only the row count.
 
     Example:
         >>> from playground.store.db import open_store
@@ -257,10 +383,4 @@ def export(
         >>> export(open_store("sqlite://"), os.path.join(tempfile.mkdtemp(), "dpo.jsonl"))
         0
     """
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    rows = iter_rows(store, kind, flt)
-    if fmt == "jsonl":
-        return write_jsonl(rows, path)
-    if fmt == "parquet":
-        return write_parquet(rows, path, kind)
-    raise ValueError(f"unknown format {fmt!r}; use 'jsonl' or 'parquet'")
+    return export_dataset(store, path, kind=kind, fmt=fmt, options=flt).rows

@@ -1,7 +1,8 @@
 """Publishing preference data to a Hugging Face dataset repo.
 
-Two ways: ``push_to_hub`` uploads a snapshot (Parquet per config plus a dataset card whose
-YAML declares the ``dpo`` and ``battles`` configs) in one commit; ``HubVoteLog`` appends
+Two ways: ``push_to_hub`` uploads a snapshot (Parquet per config plus the export's dataset
+card, whose YAML declares the ``dpo``, ``dpo-mixed-context`` and ``battles`` configs and states
+the filters and counts) in one commit; ``HubVoteLog`` appends
 every vote as JSONL lines to a folder that ``huggingface_hub.CommitScheduler`` pushes
 every few minutes (for a Space, where the local disk does not survive a restart), together
 with every stored turn and vote as the store's own rows, from which ``restore`` rebuilds
@@ -24,14 +25,18 @@ from typing import Any
 import sqlalchemy as sa
 from huggingface_hub import CommitOperationAdd, CommitScheduler, HfApi
 
+from playground.store.card import dataset_card
 from playground.store.db import Store, VotedTurn, VoteFilter
-from playground.store.export import battle_rows, dpo_rows, export
+from playground.store.export import battle_rows, dpo_rows, export_dataset
+from playground.store.pairs import ToolRoles
+from playground.store.quality import ExportOptions
 from playground.store.restore import RECORD_FILES, dumps, turn_line, vote_line
 from playground.types import TurnRecord
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILES = {"dpo": "data/dpo.parquet", "battles": "data/battles.parquet"}
+CONFIG_FILES = {"dpo": "data/dpo.parquet", "dpo-mixed-context": "data/dpo-mixed-context.parquet",
+                "battles": "data/battles.parquet"}
 LOG_FILES = {"dpo": "log/dpo-*.jsonl", "battles": "log/battles-*.jsonl"}
 RECORDS_NOTE = """
 `log/turns-*.jsonl` and `log/votes-*.jsonl` hold every stored turn and vote as the playground's
@@ -39,47 +44,18 @@ store keeps them (a vote again on each change): the app restores its store from 
 """
 
 
-def dataset_card(repo_id: str, counts: dict[str, int] | None = None, data_files: dict[str, str] = CONFIG_FILES) -> str:
-    """README.md for the dataset repo: YAML header declaring the configs, then a short body.
-
-    Example:
-        >>> card = dataset_card("me/prefs", {"dpo": 3, "battles": 5})
-        >>> card.splitlines()[1]
-        'configs:'
-    """
-    header = ["---", "configs:"]
-    counts = counts or {}
-    for i, (config, path) in enumerate(data_files.items()):
-        header += [f"- config_name: {config}"]
-        if i == 0:
-            header += ["  default: true"]
-        header += ["  data_files:", "  - split: train", f"    path: {path}"]
-    header += ["tags:", "- dpo", "- preference", "- hermes", "license: other", "---", ""]
-    body = f"""# {repo_id}
-
-Human preferences collected with Hermes Playground by comparing model replies side by side.
-
-- `dpo` ({counts.get("dpo", "appended")} rows): TRL conversational preference format with an explicit
-  prompt (`prompt`, `chosen`, `rejected` as lists of `{{role, content}}`), one row per strictly
-  ordered pair of replies; ties and "both bad" votes are left out. Function-calling rows keep
-  the raw `<tool_call>` text and carry the tool schemas (JSON) in `tools`.
-- `battles` ({counts.get("battles", "appended")} rows): one arena battle record per pair of compared
-  replies (`model_a`, `model_b`, `winner`, `conversation_a`, `conversation_b`, `judge`, `turn`,
-  `anony`, `tstamp`), ties included.
-
-```python
-from datasets import load_dataset
-dpo = load_dataset("{repo_id}", "dpo", split="train")
-```
-"""
-    return "\n".join(header) + body
-
-
-def build_hub_folder(store: Store, folder: str | Path, repo_id: str, flt: VoteFilter | None = None) -> dict[str, Path]:
-    """Write ``README.md`` and one Parquet file per config under ``folder``; return them by repo path."""
+def build_hub_folder(
+    store: Store,
+    folder: str | Path,
+    repo_id: str,
+    flt: ExportOptions | VoteFilter | None = None,
+    tool_roles: ToolRoles | None = None,
+) -> dict[str, Path]:
+    """Write ``README.md`` (the export card, with counts per config) and one Parquet file per config; return them by repo path."""
     folder = Path(folder)
-    counts = {kind: export(store, folder / path, kind=kind, fmt="parquet", flt=flt) for kind, path in CONFIG_FILES.items()}
-    (folder / "README.md").write_text(dataset_card(repo_id, counts), encoding="utf-8")
+    reports = {kind: export_dataset(store, folder / path, kind=kind, fmt="parquet", options=flt, tool_roles=tool_roles,
+                                    card=False) for kind, path in CONFIG_FILES.items()}
+    (folder / "README.md").write_text(dataset_card(repo_id, reports, CONFIG_FILES), encoding="utf-8")
     return {"README.md": folder / "README.md", **{path: folder / path for path in CONFIG_FILES.values()}}
 
 
@@ -88,7 +64,8 @@ def push_to_hub(
     repo_id: str,
     token: str | None,
     *,
-    flt: VoteFilter | None = None,
+    flt: ExportOptions | VoteFilter | None = None,
+    tool_roles: ToolRoles | None = None,
     private: bool = True,
     api: Any = None,
     commit_message: str = "Update preference data",
@@ -99,7 +76,8 @@ def push_to_hub(
         store: the preference store.
         repo_id: ``"user/name"`` of the dataset repo (created if missing).
         token: a write token (never read from the user's login implicitly).
-        flt: which votes to publish.
+        flt: which votes and pairs to publish (the export options, or a plain vote filter).
+        tool_roles: backend id -> the role its tool results were sent in (default ``tool``).
         private: visibility when the repo is created.
         api: an ``HfApi``-like object (``create_repo``, ``create_commit``); default ``HfApi(token=token)``.
         commit_message: the commit's title.
@@ -112,7 +90,7 @@ def push_to_hub(
     """
     api = api or HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="hub-export-") as tmp:
-        files = build_hub_folder(store, tmp, repo_id, flt)
+        files = build_hub_folder(store, tmp, repo_id, flt, tool_roles)
         api.create_repo(repo_id=repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
         operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(local)) for p, local in files.items()]
         return api.create_commit(
@@ -148,7 +126,8 @@ class HubVoteLog:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 card = self.folder / "README.md"
                 if not card.exists():
-                    card.write_text(dataset_card(self.repo_id, data_files=LOG_FILES) + RECORDS_NOTE, encoding="utf-8")
+                    card.write_text(dataset_card(self.repo_id, dict.fromkeys(LOG_FILES), LOG_FILES, note=RECORDS_NOTE),
+                                    encoding="utf-8")
                 self._scheduler = self._make_scheduler()
             return self._scheduler
 

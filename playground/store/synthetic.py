@@ -41,18 +41,21 @@ def make_turn(
     system_prompts: tuple[str | None, ...] = (),
     blind: bool = False,
     created_at: datetime | None = None,
+    question: str | None = None,
+    outputs: tuple[str, ...] = (),
 ) -> TurnRecord:
     """A finished turn over ``n_panes`` backends, with ``history`` earlier exchanges.
 
     Pane ``i`` runs ``models[i % len(models)]``; its system prompt is
-    ``system_prompts[i]`` when given (``None`` = no system turn), else the Hermes persona.
+    ``system_prompts[i]`` when given (``None`` = no system turn), else the Hermes persona;
+    its reply is ``outputs[i]`` when given. ``question`` replaces the generated user message.
     """
     rng = random.Random(seed)
     created_at = created_at or EPOCH + timedelta(minutes=seed)
     shared: list[Message] = []
     for k in range(history):
         shared.append(Message("user", f"earlier question {k} (seed {seed})"))
-    question = f"What is the weather in Paris? #{seed}" if mode == "tools" else f"Question #{seed}: explain DPO."
+    question = question or (f"What is the weather in Paris? #{seed}" if mode == "tools" else f"Question #{seed}: explain DPO.")
     panes = []
     for i in range(n_panes):
         backend_id, model_id = models[i % len(models)]
@@ -65,7 +68,7 @@ def make_turn(
         if mode == "tools":
             output = f'<tool_call>\n{{"arguments": {{"city": "Paris"}}, "name": "get_weather"}}\n</tool_call>'
             followup: tuple[Message, ...] = (
-                Message("tool", '<tool_response>\n{"name": "get_weather", "content": {"temp_c": 12}}\n</tool_response>'),
+                Message("tool", '{"name": "get_weather", "content": {"temp_c": 12}}'),  # raw, as the tool loop stores it
                 Message("assistant", f"It is 12 °C in Paris ({backend_id})."),
             )
         else:
@@ -73,6 +76,8 @@ def make_turn(
             if mode == "json":
                 output = f'{{"answer": "{backend_id}", "seed": {seed}}}'
             followup = ()
+        if i < len(outputs):
+            output = outputs[i]
         tokens = rng.randint(20, 200)
         panes.append(
             PaneOutput(

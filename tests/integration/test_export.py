@@ -18,7 +18,7 @@ from playground.export import main as cli_main
 from playground.store.db import Store, VoteFilter, iter_votes_with_turns, open_store, record_vote, save_turn
 from playground.store.export import export
 from playground.store.hub import make_commit_scheduler, push_to_hub
-from playground.store.synthetic import WEATHER_TOOL, make_turn
+from playground.store.synthetic import MODELS, WEATHER_TOOL, make_turn
 from playground.types import Vote
 from tests.integration.test_store import BACKENDS, store_url
 
@@ -37,7 +37,8 @@ def store(request, tmp_path) -> Iterator[Store]:
 def voted(store) -> dict[str, str]:
     """Six voted turns covering every vote kind and mode; returns turn ids by name."""
     specs = {
-        "multi": (make_turn(seed=1, history=2, blind=True), Vote("", "alice", "a", blind=True, gold_text="Gold answer.")),
+        "multi": (make_turn(seed=1, history=2, blind=True, models=(MODELS[0], MODELS[0])),  # one context
+                  Vote("", "alice", "a", blind=True, gold_text="Gold answer.")),
         "tools": (make_turn(seed=2, mode="tools"), Vote("", "bob", "b")),
         "tie": (make_turn(seed=3), Vote("", "bob", "tie")),
         "bothbad": (make_turn(seed=4, mode="json"), Vote("", "bob", "bothbad")),
@@ -64,34 +65,40 @@ def by_turn(rows: list[dict], turn_id: str) -> list[dict]:
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_dpo_export_loads_with_datasets_in_trl_shape(store, voted, tmp_path, fmt):
     path = tmp_path / f"dpo.{fmt}"
-    assert export(store, path, kind="dpo", fmt=fmt) == 8  # 1 + 1 + 0 (tie) + 0 (both bad) + 5 (ranking) + 1
+    assert export(store, path, kind="dpo", fmt=fmt) == 7  # 1 + 1 + 0 (tie) + 0 (both bad) + 5 (ranking) + 0 (mixed)
     rows = load(path, tmp_path)
-    assert len(rows) == 8
+    assert len(rows) == 7
     for row in rows:
         assert TRL_KEYS <= set(row) and "prompt_text" not in row
         for key in TRL_KEYS:
             assert isinstance(row[key], list) and row[key]
             assert all(set(m) == MESSAGE_KEYS and isinstance(m["content"], str) for m in row[key])
         assert row["prompt"][-1]["role"] in ("user", "tool")
-        assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
+        assert row["chosen"][0]["role"] == row["rejected"][0]["role"] == row["chosen"][-1]["role"] == "assistant"
 
     multi = by_turn(rows, voted["multi"])[0]
     assert [m["role"] for m in multi["prompt"]] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert multi["prompt"][-1]["content"] == "Question #1: explain DPO."
     assert multi["chosen"][0]["content"] == "Gold answer." and multi["edited"] is True
     assert multi["chosen_original"].startswith("hermes-3b answers #1") and multi["blind"] is True
-    assert (multi["chosen_backend"], multi["rejected_backend"]) == ("hermes-3b", "hermes-8b")
+    assert (multi["chosen_backend"], multi["rejected_backend"]) == ("hermes-3b", "hermes-3b")
     assert multi["chosen_model"] == "NousResearch/Hermes-3-Llama-3.2-3B"
 
     tools = by_turn(rows, voted["tools"])[0]
     assert tools["mode"] == "tools" and tools["chosen_backend"] == "hermes-8b"
     assert tools["chosen"][0]["content"].startswith("<tool_call>\n{")
+    assert [m["role"] for m in tools["chosen"]] == ["assistant", "tool", "assistant"]
     assert json.loads(tools["tools"]) == [WEATHER_TOOL]
     assert multi["tools"] is None
 
-    nosys = by_turn(rows, voted["nosys"])[0]
-    assert [m["role"] for m in nosys["prompt"]] == ["user"]  # pane 0 had no system turn
-    assert nosys["rejected_system"] == "" and nosys["chosen_system"] is None and nosys["same_prompt"] is False
+    assert by_turn(rows, voted["nosys"]) == []  # no system turn vs an empty one: different contexts
+    mixed_path = tmp_path / f"mixed.{fmt}"
+    assert export(store, mixed_path, kind="dpo-mixed-context", fmt=fmt) == 1
+    (nosys,) = load(mixed_path, tmp_path)
+    assert nosys["turn_id"] == voted["nosys"] and "prompt" not in nosys
+    assert [m["role"] for m in nosys["prompt_chosen"]] == ["user"]  # pane 0 had no system turn
+    assert nosys["prompt_rejected"][0] == {"role": "system", "content": ""}
+    assert nosys["rejected_system"] == "" and nosys["chosen_system"] is None and nosys["same_context"] is False
 
 
 def test_ranking_yields_every_strict_pair(store, voted, tmp_path):
@@ -205,13 +212,15 @@ def test_push_to_hub_sends_card_declaring_configs_and_parquet(store, voted, tmp_
     (files,) = hub.commits
     meta = _front_matter(files["README.md"].decode())
     configs = {c["config_name"]: c["data_files"][0]["path"] for c in meta["configs"]}
-    assert configs == {"dpo": "data/dpo.parquet", "battles": "data/battles.parquet"}
+    assert configs == {"dpo": "data/dpo.parquet", "dpo-mixed-context": "data/dpo-mixed-context.parquet",
+                       "battles": "data/battles.parquet"}
+    assert meta["hermes_playground"]["dpo"]["dropped"] == {"tie": 2, "both_bad": 1, "mixed_context": 1}  # tie: 1 + ranking's 1
     assert set(files) == {"README.md", *configs.values()}
     for config, repo_path in configs.items():
         local = tmp_path / "sent" / repo_path
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(files[repo_path])
-        assert len(load(local, tmp_path)) == {"dpo": 8, "battles": 11}[config]
+        assert len(load(local, tmp_path)) == {"dpo": 7, "dpo-mixed-context": 1, "battles": 11}[config]
 
 
 def test_commit_scheduler_pushes_appended_jsonl(store, voted, tmp_path):
@@ -227,7 +236,7 @@ def test_commit_scheduler_pushes_appended_jsonl(store, voted, tmp_path):
     assert {c["config_name"] for c in meta["configs"]} == {"dpo", "battles"}
     dpo_path = next(p for p in files if p.startswith("log/dpo-"))
     battles_path = next(p for p in files if p.startswith("log/battles-"))
-    assert len(files[dpo_path].decode().splitlines()) == 8
+    assert len(files[dpo_path].decode().splitlines()) == 7
     assert len(files[battles_path].decode().splitlines()) == 11
     local = tmp_path / "sent.jsonl"
     local.write_bytes(files[dpo_path])
