@@ -43,6 +43,7 @@ DROP_REASONS: dict[str, str] = {
 }
 SHINGLE = 5  # characters per shingle: short prompts still give enough of them
 NUM_PERM = 128
+MAX_THRESHOLD = 0.98  # above it, 128 permutations leave LSH fewer than two bands
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class ExportOptions:
         max_length_ratio: DPO: drop pairs whose chosen/rejected length ratio is outside
             ``[1/r, r]`` (characters the models wrote); ``None`` = off.
         dedup_threshold: DPO: drop a vote's pairs when its user prompt has a Jaccard similarity
-            (MinHash LSH over character 5-grams) of at least this with an earlier kept vote's; ``None`` = off.
+            (MinHash LSH over character 5-grams) of at least this (≤ 0.98) with an earlier kept vote's; ``None`` = off.
     """
 
     since: datetime | None = None
@@ -83,8 +84,8 @@ class ExportOptions:
             raise ValueError(f"minimum rank margin {self.min_rank_margin} must be a whole number ≥ 1 (1 keeps every pair)")
         if self.max_length_ratio is not None and not self.max_length_ratio >= 1:
             raise ValueError(f"length ratio {self.max_length_ratio} must be ≥ 1 (e.g. 2 keeps pairs up to twice as long)")
-        if self.dedup_threshold is not None and not 0 < self.dedup_threshold <= 1:
-            raise ValueError(f"near-duplicate threshold {self.dedup_threshold} must be in (0, 1] (e.g. 0.8)")
+        if self.dedup_threshold is not None and not 0 < self.dedup_threshold <= MAX_THRESHOLD:
+            raise ValueError(f"near-duplicate threshold {self.dedup_threshold} must be in (0, {MAX_THRESHOLD}] (e.g. 0.8)")
 
     def vote_filter(self) -> VoteFilter:
         """The part of the options the store applies in SQL (the rest is counted per pair)."""

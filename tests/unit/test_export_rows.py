@@ -174,7 +174,7 @@ def test_near_duplicate_prompts_keep_the_first_vote():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"min_rank_margin": 0}, "rank margin"), ({"max_length_ratio": 0.5}, "length ratio"),
-     ({"dedup_threshold": 1.5}, "near-duplicate threshold")],
+     ({"dedup_threshold": 0.99}, "near-duplicate threshold")],
 )
 def test_out_of_range_options_are_refused_by_name(kwargs, message):
     with pytest.raises(ValueError, match=message):
