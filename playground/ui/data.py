@@ -1,5 +1,6 @@
 """The Data tab (operators only): filter the collected votes, download DPO pairs or battles, push
-a snapshot to the Hub dataset named in the settings.
+a snapshot to the Hub dataset named in the settings; read turns, counts and rater quality
+(``playground.ui.data_browse``).
 
 Every handler checks on the server that the caller is an operator (``Gatekeeper.operator``);
 the controls are also hidden from everyone else, which protects nothing by itself. The push
@@ -27,6 +28,8 @@ from playground.store.export import Format, Kind, export
 from playground.store.filters import vote_filter
 from playground.store.hub import push_to_hub
 from playground.ui.access import Gatekeeper
+from playground.ui.data_browse import build_browse, wire_browse
+from playground.ui.inputs import refusal
 
 EXPORTS: dict[str, tuple[Kind, Format, str]] = {
     "dpo-jsonl": ("dpo", "jsonl", "DPO pairs (JSONL)"),
@@ -73,7 +76,7 @@ def _filter(since: str, until: str, modes: Sequence[str], backends: Sequence[str
     try:
         return vote_filter(since=since, until=until, modes=modes, backends=backends or (), blind_only=bool(blind))
     except ValueError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refusal(str(exc)) from None
 
 
 def build_data_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekeeper) -> None:
@@ -87,6 +90,8 @@ def build_data_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekeep
                          "export or push it.", visible=False, elem_id="data-notice")
     with gr.Column(visible=False, elem_id="data-panel") as panel:
         filters, count, buttons, file, push, hub_status = _data_controls(settings, token_env)
+        browse = build_browse(settings.max_panes)
+    wire_browse(browse, store, gate, filters, _filter)
     wire_data_tab(settings, store, tab, gate, folder, filters, count, buttons, file, push, hub_status, panel, notice)
 
 
@@ -138,7 +143,7 @@ def wire_data_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekeepe
             try:
                 path, rows = export_file(store, folder, kind, fmt, _filter(since, until, modes, backends, blind))
             except (SQLAlchemyError, OSError) as exc:
-                raise gr.Error(f"Export failed: {exc}") from None
+                raise refusal(f"Export failed: {exc}") from None
             return str(path), f"Exported **{rows}** {kind} rows ({fmt})."
 
         run.__name__ = f"export_{kind}_{fmt}"
@@ -149,15 +154,15 @@ def wire_data_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekeepe
         gate.operator(request)
         repo_id = settings.dataset_repo or ""
         if not repo_id:
-            raise gr.Error("No dataset repo is set on the server: start the app with --dataset-repo user/name.")
+            raise refusal("No dataset repo is set on the server: start the app with --dataset-repo user/name.")
         token = os.environ.get(settings.hub_token_env)
         if not token:
-            raise gr.Error(f"No Hub token: set ${settings.hub_token_env} on the server (a write token), then push again.")
+            raise refusal(f"No Hub token: set ${settings.hub_token_env} on the server (a write token), then push again.")
         flt = _filter(since, until, modes, backends, blind)
         try:
             push_to_hub(store, repo_id, token, flt=flt, private=settings.dataset_private)
         except Exception as exc:  # noqa: BLE001 — shown to the user, with the token masked
-            raise gr.Error(redact(f"Push to {repo_id} failed: {type(exc).__name__}: {exc}", token)) from None
+            raise refusal(redact(f"Push to {repo_id} failed: {type(exc).__name__}: {exc}", token)) from None
         return f"✅ Pushed to [{repo_id}](https://huggingface.co/datasets/{repo_id})."
 
     for control in filters:
