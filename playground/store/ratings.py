@@ -36,9 +36,18 @@ def _encode(df: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.nda
     index = {m: i for i, m in enumerate(models)}
     a = df["model_a"].map(index).to_numpy(dtype=np.int64)
     b = df["model_b"].map(index).to_numpy(dtype=np.int64)
-    winner = df["winner"].to_numpy()
-    score = np.where(winner == "model_a", 1.0, np.where(winner == "model_b", 0.0, 0.5))
-    return models, a, b, score
+    return models, a, b, outcome_scores(df["winner"])
+
+
+def outcome_scores(winner: pd.Series) -> np.ndarray:
+    """1 when side a won, 0 when side b won, ½ for any tie.
+
+    Example:
+        >>> outcome_scores(pd.Series(["model_a", "model_b", "tie (bothbad)"])).tolist()
+        [1.0, 0.0, 0.5]
+    """
+    w = winner.to_numpy()
+    return np.where(w == "model_a", 1.0, np.where(w == "model_b", 0.0, 0.5))
 
 
 def _fit(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
@@ -66,7 +75,14 @@ def _fit(n: int, a: np.ndarray, b: np.ndarray, score: np.ndarray, x0: np.ndarray
         grad = np.bincount(pa_, weights=resid, minlength=n) - np.bincount(pb_, weights=resid, minlength=n)
         return float(nll), grad + 2 * ridge * theta
 
-    res = minimize(loss, np.zeros(n) if x0 is None else x0, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    def hessian(theta: np.ndarray) -> np.ndarray:
+        d = theta[pa_] - theta[pb_]
+        w = g * expit(d) * expit(-d)
+        pairs = np.bincount(pa_ * n + pb_, weights=w, minlength=n * n).reshape(n, n)
+        return np.diag(pairs.sum(axis=0) + pairs.sum(axis=1)) - pairs - pairs.T + 2 * ridge * np.eye(n)
+
+    # Newton steps (exact trust region): n is small, and this is several times faster than L-BFGS-B per fit
+    res = minimize(loss, np.zeros(n) if x0 is None else x0, jac=True, hess=hessian, method="trust-exact")
     theta = res.x
     return theta - theta.mean()
 
@@ -122,12 +138,25 @@ def leaderboard(
     for k in range(rounds):
         pick = rng.integers(0, len(df), len(df))
         samples[k] = _fit(n, a[pick], b[pick], score[pick], x0=theta)
+    return rating_table(models, theta, samples, np.bincount(a, minlength=n) + np.bincount(b, minlength=n), alpha)
+
+
+def rating_table(models: list[str], theta: np.ndarray, samples: np.ndarray, battles: np.ndarray,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Arena-scale ``rating``, percentile ``lower``/``upper``, ``rank`` and ``battles`` per model, best first.
+
+    ``theta`` are natural-log strengths, ``samples`` their bootstrap refits (one row per round).
+
+    Example:
+        >>> t = rating_table(["x", "y"], np.array([0.5, -0.5]), np.array([[0.4, -0.4], [0.6, -0.6]]), np.array([9, 9]))
+        >>> t["rank"].tolist(), round(t.loc["x", "rating"])
+        ([1, 2], 1087)
+    """
     to_scale = SCALE / _LN10
     lower, upper = np.quantile(samples, [alpha / 2, 1 - alpha / 2], axis=0) * to_scale + BASE
     rank = 1 + (lower[None, :] > upper[:, None]).sum(axis=1)
-    counts = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     out = pd.DataFrame(
-        {"rating": theta * to_scale + BASE, "lower": lower, "upper": upper, "rank": rank, "battles": counts},
+        {"rating": theta * to_scale + BASE, "lower": lower, "upper": upper, "rank": rank, "battles": battles},
         index=pd.Index(models, name="model"),
     )
     return out.sort_values("rating", ascending=False)
@@ -145,7 +174,7 @@ def win_rate_matrix(battles: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.D
     df = battles_frame(battles)
     if df.empty:
         return pd.DataFrame(dtype=float)
-    score = np.where(df["winner"] == "model_a", 1.0, np.where(df["winner"] == "model_b", 0.0, 0.5))
+    score = outcome_scores(df["winner"])
     both = pd.DataFrame(
         {
             "row": np.concatenate([df["model_a"], df["model_b"]]),

@@ -29,21 +29,44 @@ def win_rate_figure(matrix: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def ratings_figure(board: pd.DataFrame) -> go.Figure:
-    """Bradley–Terry ratings with their 95% bootstrap intervals, best first.
+def ratings_figure(plain: pd.DataFrame, styled: pd.DataFrame | None = None) -> go.Figure:
+    """Bradley–Terry ratings with their 95% bootstrap intervals, and the style-controlled ones beside them.
+
+    Models are placed in the order of ``styled`` when given (else ``plain``).
 
     Example:
         >>> b = pd.DataFrame({"rating": [1100.0], "lower": [1050.0], "upper": [1160.0]}, index=["x"])
-        >>> list(ratings_figure(b).data[0].error_y.array)
-        [60.0]
+        >>> [list(t.error_y.array) for t in ratings_figure(b, b).data]
+        [[60.0], [60.0]]
     """
-    fig = go.Figure(
-        go.Scatter(
-            x=list(board.index), y=board["rating"] if not board.empty else [], mode="markers",
+    boards = [("Bradley–Terry", plain)] + ([("style-controlled", styled)] if styled is not None else [])
+    order = list((styled if styled is not None else plain).index)
+    fig = go.Figure()
+    for name, board in boards:
+        board = board.reindex(order) if not board.empty else board
+        fig.add_trace(go.Scatter(
+            x=order, y=list(board["rating"]) if not board.empty else [], mode="markers", name=name,
             error_y={"type": "data", "symmetric": False,
                      "array": list(board["upper"] - board["rating"]) if not board.empty else [],
                      "arrayminus": list(board["rating"] - board["lower"]) if not board.empty else []},
-        )
-    )
-    fig.update_layout(title="Rating with 95% interval", yaxis_title="rating", margin={"l": 10, "r": 10, "t": 40, "b": 10})
+        ))
+    fig.update_layout(title="Rating with 95% interval", yaxis_title="rating", legend_orientation="h",
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def conformance_figure(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars per model: tool-call validity, JSON-schema validity and reasoning-tag use (shares).
+
+    Example:
+        >>> t = pd.DataFrame({"tool_rate": [0.5], "json_rate": [np.nan], "reasoning_rate": [0.0]}, index=["m"])
+        >>> [bar.name for bar in conformance_figure(t).data]
+        ['tool calls valid', 'JSON valid', 'reasoning tags used']
+    """
+    fig = go.Figure()
+    for column, name in (("tool_rate", "tool calls valid"), ("json_rate", "JSON valid"),
+                         ("reasoning_rate", "reasoning tags used")):
+        fig.add_trace(go.Bar(x=list(table.index), y=list(table[column]) if not table.empty else [], name=name))
+    fig.update_layout(title="Hermes conformance per model", yaxis_title="share", yaxis_range=[0, 1], barmode="group",
+                      legend_orientation="h", margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
