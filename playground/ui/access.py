@@ -20,6 +20,7 @@ from playground.access.identity import AccessPolicy, Identity, identify
 from playground.access.pseudonym import pseudonym
 from playground.access.quotas import Quotas
 from playground.settings import Settings
+from playground.ui.inputs import refusal
 
 TERMS_VERSION = re.compile(r"<!--\s*version:\s*(\S+)\s*-->")
 
@@ -86,7 +87,7 @@ class Gatekeeper:
         """The caller, who must be an operator; else ``gr.Error``."""
         who = self.identify(request)
         if not who.operator:
-            raise gr.Error("Only operators may browse, export or push the collected data. "
+            raise refusal("Only operators may browse, export or push the collected data. "
                            + ("Sign in as an operator." if not who.signed_in else
                               "Ask the Space's owner to add you to the operators."), title="Not allowed")
         return who
@@ -97,23 +98,23 @@ class Gatekeeper:
         if self.public and not who.operator:
             refused = self.quotas.take_turn(who.voter, who.address)
             if refused:
-                raise gr.Error(refused, title="Please wait")
+                raise refusal(refused, title="Please wait")
         return who
 
     def vote(self, request: gr.Request, visitor: Visitor | None) -> Identity:
         """The caller, who may vote now (policy, consent, quotas); else ``gr.Error``."""
         who = self.identify(request, visitor)
         if self.public and self.settings.vote_policy == "signed-in" and not who.signed_in:
-            raise gr.Error("Sign in with Hugging Face to vote (the button at the top of the page).",
+            raise refusal("Sign in with Hugging Face to vote (the button at the top of the page).",
                            title="Sign in to vote")
         if who.voter is None:
-            raise gr.Error("This browser session has no visitor id: reload the page, then vote.", title="Reload")
+            raise refusal("This browser session has no visitor id: reload the page, then vote.", title="Reload")
         if self.needs_consent(visitor):
-            raise gr.Error("Please read and accept the notice above the vote buttons first.", title="Before you vote")
+            raise refusal("Please read and accept the notice above the vote buttons first.", title="Before you vote")
         if self.public and not who.operator:
             refused = self.quotas.take_vote(who.voter, who.address)
             if refused:
-                raise gr.Error(refused, title="Vote limit reached")
+                raise refusal(refused, title="Vote limit reached")
         return who
 
     def recorder(self, who: Identity) -> str:

@@ -26,6 +26,7 @@ from playground.turn_setup import (
 )
 from playground.types import CompareSession, PaneMetrics, PaneState, SamplingParams
 from playground.ui.access import Gatekeeper
+from playground.ui.inputs import refusal
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
     MODES,
@@ -290,7 +291,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
 
     def choices_from(values: Mapping[Any, Any]) -> TurnChoices:
         if values[w.modes.mode] not in MODES:
-            raise gr.Error(f"Mode must be one of {', '.join(MODES)}.")
+            raise refusal(f"Mode must be one of {', '.join(MODES)}.")
         own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
                     else SHARED for p in w.panes)
         return TurnChoices(
@@ -311,7 +312,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         session: CompareSession = values[w.state]
         n, blind = int(values[w.n_panes]), bool(values[w.blind])
         if not settings.backends:
-            raise gr.Error("No backend is configured: see the setup help at the top of the page.")
+            raise refusal("No backend is configured: see the setup help at the top of the page.")
         backend_ids = [values[p.backend] for p in w.panes][:n]
         if blind and (len(session.panes) != n or not session.panes[0].transcript):  # a new battle
             backend_ids = blind_assignment(settings, n, random.SystemRandom())
@@ -319,7 +320,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         elif blind:  # a battle goes on with the same hidden models
             backend_ids = [pane.backend_id for pane in session.panes]
         if any(b is None for b in backend_ids):
-            raise gr.Error("Choose a backend for every pane.")
+            raise refusal("Choose a backend for every pane.")
         previous = session.panes
         session.panes = _panes_for(previous, backend_ids, settings)
         session.blind = blind
@@ -328,7 +329,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
                               settings.limits)
         except TurnSetupError as exc:
             session.panes = previous
-            raise gr.Error(str(exc)) from None
+            raise refusal(str(exc)) from None
         first = True
         async for update in stream(session, jobs, session.panes):
             if first:
@@ -340,7 +341,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         session: CompareSession = values[w.state]
         if not session.panes or not session.panes[0].transcript or any(p.status == "tool_input"
                                                                         for p in session.panes):
-            raise gr.Error("Nothing to regenerate yet (or a pane still waits for a tool result).")
+            raise refusal("Nothing to regenerate yet (or a pane still waits for a tool result).")
         dropped = [(pane.transcript[-1], pane.history) for pane in session.panes]
         text = [turn.drop_last_exchange(pane) for pane in session.panes][0]
         try:
@@ -349,7 +350,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
             for pane, (exchange, history) in zip(session.panes, dropped):
                 pane.transcript.append(exchange)
                 pane.history = history
-            raise gr.Error(str(exc)) from None
+            raise refusal(str(exc)) from None
         async for update in stream(session, jobs, session.panes):
             yield update
 
@@ -357,11 +358,11 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         async def return_result(text: str, session: CompareSession) -> AsyncIterator[Outputs]:
             pane = session.panes[index] if index < len(session.panes) else None
             if pane is None or turn.awaiting_tool(pane) is None:
-                raise gr.Error("This pane is not waiting for a tool result.")
+                raise refusal("This pane is not waiting for a tool result.")
             try:
                 take_tool_result(pane, text, settings.limits)
             except TurnSetupError as exc:
-                raise gr.Error(str(exc)) from None
+                raise refusal(str(exc)) from None
             if turn.awaiting_tool(pane) is not None:  # more calls of this round still wait
                 yield view.live(session)
                 return

@@ -17,6 +17,7 @@ from playground.hermes.presets import Preset, load_presets, load_schema_presets,
 from playground.hermes.system_prompt import PLACEHOLDERS
 from playground.hermes.tools import validate_tool_schemas
 from playground.types import Mode
+from playground.ui.inputs import one_of, text_value
 
 MODES: dict[str, Mode] = {"Chat": "chat", "Function calling": "tools", "JSON mode": "json"}
 MODE_PRESETS: dict[Mode, str] = {"chat": "helpful", "tools": "function_calling", "json": "json_mode"}
@@ -137,8 +138,9 @@ def located_errors(title: str, errors: list[str]) -> str:
 def wire_modes(w: ModeWidgets, shared: SystemPromptWidgets, assets: ModeAssets) -> None:
     """Editors follow their presets and are checked as typed; the mode shows its editor and,
     if the shared system prompt lacks the mode's placeholder, switches it to the mode's preset."""
-    def switch(mode_label: str, text: str) -> list[Any]:
-        mode = MODES[mode_label]
+    def switch(mode_label: str, text: str | None) -> list[Any]:
+        mode = MODES[one_of("Mode", mode_label, MODES)]
+        text = text_value("The system prompt", text)
         needed = PLACEHOLDERS.get(mode)
         placeholder_missing = needed is not None and needed not in text
         stray = mode == "chat" and any(p in text for p in PLACEHOLDERS.values())
@@ -149,11 +151,11 @@ def wire_modes(w: ModeWidgets, shared: SystemPromptWidgets, assets: ModeAssets) 
             prompt = [gr.skip(), gr.skip(), gr.skip()]
         return [gr.Accordion(visible=mode == "tools"), gr.Accordion(visible=mode == "json"), *prompt]
 
-    def check_tools(text: str) -> str:
-        return located_errors("Tool definitions", validate_tool_schemas(text)[1])
+    def check_tools(text: object) -> str:
+        return located_errors("Tool definitions", validate_tool_schemas(text_value("Tool definitions", text))[1])
 
-    def check_schema(text: str) -> str:
-        return located_errors("JSON Schema", validate_json_schema_text(text)[1])
+    def check_schema(text: object) -> str:
+        return located_errors("JSON Schema", validate_json_schema_text(text_value("The JSON Schema", text))[1])
 
     def fill_tools(name: str) -> list[str]:
         return [json.dumps(assets.tool_sets[name], indent=2), ""]

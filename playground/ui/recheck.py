@@ -25,6 +25,7 @@ from playground.store.errors import StoreError
 from playground.store.rechecks import PendingRecheck, pick_recheck, record_recheck
 from playground.types import PaneOutput, TurnRecord
 from playground.ui.access import Gatekeeper, Visitor
+from playground.ui.inputs import refusal
 from playground.voting import VoteSession
 
 INTRO = ("🔁 **Consistency check** — not a new turn and not a new vote. You judged these two replies before; "
@@ -116,13 +117,13 @@ def wire_recheck(w: RecheckWidgets, after_votes: Sequence[Any], vote_state: gr.S
         def answer(rs: RecheckSession, visitor_now: Visitor, request: gr.Request) -> list[Any]:
             pending = rs.pending if isinstance(rs, RecheckSession) else None
             if pending is None:
-                raise gr.Error("There is no consistency check to answer: one appears now and then after a vote.")
+                raise refusal("There is no consistency check to answer: one appears now and then after a vote.")
             if gate.identify(request, visitor_now).voter != pending.user_id:
-                raise gr.Error("This consistency check was shown to another rater; reload the page.")
+                raise refusal("This consistency check was shown to another rater; reload the page.")
             try:
                 record_recheck(store, pending, kind)
             except (StoreError, SQLAlchemyError) as exc:
-                raise gr.Error(f"Your answer was not saved: {exc}") from None
+                raise refusal(f"Your answer was not saved: {exc}") from None
             rs.pending = None
             return render(rs, None, "✅ Thanks — consistency check recorded.")
 

@@ -26,6 +26,7 @@ from playground.turn_record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Vote, VoteKind
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
+from playground.ui.inputs import refusal
 from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
 from playground.voting import VoteSession
 
@@ -196,7 +197,7 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
              ranking: Any = None, gold_text: str | None = None) -> list[Any]:
         problem = voting.vote_problem(vs, session.panes)
         if problem:
-            raise gr.Error(problem)
+            raise refusal(problem)
         who = gate.vote(request, visitor_now)
         try:
             vote = voting.new_vote(vs, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
@@ -204,7 +205,7 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
                                    terms_version=gate.terms_version(), limits=settings.limits)
             stored = record_vote(store, vote)  # returns only after the commit
         except (StoreError, SQLAlchemyError) as exc:
-            raise gr.Error(f"Your vote was not saved: {exc}") from None
+            raise refusal(f"Your vote was not saved: {exc}") from None
         vs.vote = stored
         if session.blind:
             vs.revealed = tuple(session.panes)
@@ -224,15 +225,15 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         try:
             ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
         except StoreError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refusal(str(exc)) from None
         return cast(vs, session, visitor_now, request, "ranking", ranking=ranking)
 
     def save_gold(text: str, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
                   request: gr.Request) -> list[Any]:
         if vs.vote is None:
-            raise gr.Error("Vote first: the edit replaces the reply you preferred.")
+            raise refusal("Vote first: the edit replaces the reply you preferred.")
         if not isinstance(text, str):
-            raise gr.Error("The edited reply must be text.")
+            raise refusal("The edited reply must be text.")
         original = voting.winner_text(vs.vote, vs.record)
         gold = None if text == original or not text.strip() else text
         return cast(vs, session, visitor_now, request, vs.vote.kind, ranking=vs.vote.ranking, gold_text=gold)
