@@ -23,6 +23,7 @@ from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id, turn_probe
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
+from playground.ui.inputs import payload_problem
 from playground.ui.leaderboard import build_leaderboard_tab
 from playground.ui.vote import build_vote, wire_vote
 
@@ -83,7 +84,8 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
                max_size=settings.queue_size, api_open=False)
     session_gate = SessionGate(quotas=gate.quotas, proxy_hops=settings.proxy_hops,
                                max_body_bytes=settings.max_request_bytes, max_known_sessions=4 * settings.max_sessions,
-                               turn_busy=turn_probe(demo, TURNS), fn_exists=lambda fn_index: fn_index in demo.fns)
+                               turn_busy=turn_probe(demo, TURNS), fn_exists=lambda fn_index: fn_index in demo.fns,
+                               payload_problem=lambda fn_index, body: payload_problem(demo.fns[fn_index], body))
     return demo, session_gate
 
 

@@ -3,7 +3,8 @@
 - a new browser session from an address that opened too many (so a flood of throw-away
   sessions cannot push other users' state out of Gradio's session cache),
 - a second turn from a session that already has one queued or running,
-- a request body over the size limit, and a call to a listener that does not exist.
+- a request body over the size limit, a call to a listener that does not exist, and values a
+  listener cannot take (``payload_problem``: wrong count or shape, answered with its message).
 
 Hand-written because the refusals must happen before Gradio reads the request (Gradio creates
 a session's state on first contact); the body is read once and handed on unchanged.
@@ -12,6 +13,7 @@ a session's state on first contact); the body is read once and handed on unchang
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ class SessionGate:
 
     ``turn_busy(session_hash, fn_index)`` says whether a join for ``fn_index`` starts a turn
     while the session already has one queued or running; ``fn_exists(fn_index)`` whether such a
-    listener exists. Both are set once the Blocks are built.
+    listener exists; ``payload_problem(fn_index, body)`` why the body's values cannot go to it. Both are set once the Blocks are built.
     """
 
     quotas: Quotas
@@ -43,6 +45,7 @@ class SessionGate:
     busy_grace_s: float = 1.0
     turn_busy: Callable[[str, int], bool] = lambda _session, _fn: False
     fn_exists: Callable[[int], bool] = lambda _fn: True
+    payload_problem: Callable[[int, dict[str, Any]], str | None] = lambda _fn, _body: None
     known: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def refusal(self, path: str, address: str, body: dict[str, Any]) -> tuple[int, str] | None:
@@ -62,7 +65,8 @@ class SessionGate:
                     self.known.popitem(last=False)
         else:
             self.known.move_to_end(session)
-        return None
+        problem = self.payload_problem(fn_index, body) if fn_index is not None else None
+        return (422, problem) if problem else None
 
     def joins_busy_turn(self, path: str, body: dict[str, Any]) -> bool:
         """Would this join start a second turn in a session that has one queued or running?"""
@@ -100,7 +104,7 @@ class RequestGuard:
         try:
             parsed = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
-            parsed = {}
+            parsed = _lenient_json(raw)
         body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         peer = scope["client"][0] if scope.get("client") else None
         address = client_address(peer, headers, self.gate.proxy_hops)
@@ -122,6 +126,14 @@ class RequestGuard:
             return {"type": "http.request", "body": raw, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _lenient_json(raw: bytes) -> Any:
+    """The body as Starlette reads it for Gradio (``json.loads``: NaN and Infinity too), else ``{}``."""
+    try:
+        return json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        return {}
 
 
 async def _reply(send: Send, status: int, message: str) -> None:
