@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import pandas as pd
 import pytest
 
 from playground import voting
@@ -13,7 +12,6 @@ from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
 from playground.turn_record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Message, PaneMetrics, PaneState, Vote
-from playground.ui.leaderboard import battle_outcomes, board_table, summary_line
 from playground.voting import VoteSession
 
 
@@ -145,19 +143,3 @@ def test_form_filters_keep_whole_days_and_refuse_empty_ranges():
         vote_filter(since="2025-02-01", until="2025-01-01")
     with pytest.raises(ValueError, match="neither a date"):
         vote_filter(since="yesterday")
-
-
-def test_leaderboard_names_sides_by_backend_label_or_by_model():
-    rows = [{"backend_a": "b1", "backend_b": "b2", "model_a": "m", "model_b": "m", "winner": "model_a"}]
-    assert battle_outcomes(rows, "backend", {"b1": "One"}).values.tolist() == [["One", "b2", "model_a"]]
-    assert battle_outcomes(rows, "model", {}).values.tolist() == [["m", "m", "model_a"]]
-    board = pd.DataFrame({"rating": [1000.0], "lower": [990.0], "upper": [1012.0], "rank": [1], "battles": [4]},
-                         index=["One"])
-    assert board_table(board) == [[1, "One", 1000, "−10 / +12", 4]]
-
-
-def test_leaderboard_warns_when_ratings_rest_on_few_battles():
-    few = pd.DataFrame({"battles": [1, 1]}, index=["x", "y"])
-    assert summary_line(few, "backend").startswith("1 battle between 2 backends") and "only 1 battle:" in summary_line(few, "backend")
-    many = pd.DataFrame({"battles": [40, 30, 30]}, index=["x", "y", "z"])
-    assert "⚠️" not in summary_line(many, "model") and summary_line(many, "model").startswith("50 battles between 3 models")
