@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +37,15 @@ def dependencies(client: httpx.Client) -> list[dict[str, Any]]:
     return config(client)["dependencies"]
 
 
+def _json(body: dict[str, Any]) -> dict[str, Any]:
+    """Request arguments for a JSON body that may hold NaN and Infinity (as a script can send; httpx refuses them)."""
+    return {"content": json.dumps(body), "headers": {"content-type": "application/json"}}
+
+
 def call_queued(client: httpx.Client, fn_index: int, data: list[Any], session: str, timeout_s: float = 60.0) -> RawResult:
     """Join the queue with ``data`` and read the session's stream until this event completes."""
-    join = client.post("/gradio_api/queue/join", json={"data": data, "event_data": None, "fn_index": fn_index,
-                                                      "trigger_id": None, "session_hash": session})
+    join = client.post("/gradio_api/queue/join", **_json({"data": data, "event_data": None, "fn_index": fn_index,
+                                                          "trigger_id": None, "session_hash": session}))
     if join.status_code != 200:
         return RawResult(join.status_code, False, None, join.text)
     event_id = join.json()["event_id"]
@@ -60,8 +66,8 @@ def call_queued(client: httpx.Client, fn_index: int, data: list[Any], session: s
 
 def call_direct(client: httpx.Client, fn_index: int, data: list[Any], session: str) -> RawResult:
     """POST to ``/gradio_api/run/predict`` (how the page calls listeners that skip the queue)."""
-    response = client.post("/gradio_api/run/predict", json={"data": data, "event_data": None, "fn_index": fn_index,
-                                                            "trigger_id": None, "session_hash": session})
+    response = client.post("/gradio_api/run/predict", **_json({"data": data, "event_data": None, "fn_index": fn_index,
+                                                                "trigger_id": None, "session_hash": session}))
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
     return RawResult(response.status_code, response.status_code == 200 and "error" not in body, body, response.text)
 
