@@ -159,7 +159,7 @@ def test_operators_export_and_push_to_the_configured_repo(users_app, hub):
         exported = raw.call(client, deps["export_battles_jsonl"], raw.defaults(conf, deps["export_battles_jsonl"]),
                             raw.new_session())
         assert exported.success, exported.text[-500:]
-        path = exported.output["data"][0]["path"]
+        path = exported.output["data"][0][0]["path"]  # the export, then its dataset card
         rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         assert rows and {r["judge"] for r in rows} == {pseudonym(SECRET.encode(), "user", "olivia")}
         assert session not in Path(path).read_text(), "a session hash is a credential: never exported"

@@ -175,7 +175,7 @@ def test_export_endpoint_writes_trl_rows_for_the_sessions_votes(api, store, tmp_
     api.call("/send", Message="Export me", **panes("gamma", "alpha"))
     api.call("/store_turn")
     api.call("/vote_a")
-    path, _ = api.call("/export_dpo_jsonl")
+    path = api.call("/export_dpo_jsonl")[0][0]  # the export, then its dataset card
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
     mine = [r for r in rows if r["prompt"][-1]["content"] == "Export me"]
     assert len(mine) == 1
@@ -207,16 +207,20 @@ def test_concurrent_sessions_each_store_their_own_turn(app, store):
         client.close()
 
 
-def calculator_then_answer(prompt: str) -> str:
-    """A Hermes model that calls the calculator once, then answers from the tool's result."""
-    if "<tool_response>" in prompt:
-        return "2 + 2 is 4."
-    return '<tool_call>\n{"arguments": {"expression": "2 + 2"}, "name": "calculator"}\n</tool_call>'
+def calculator_then_answer(answer: str):
+    """A Hermes model that calls the calculator once, then answers ``answer`` from the tool's result."""
+
+    def reply(prompt: str) -> str:
+        if "<tool_response>" in prompt:
+            return answer
+        return '<tool_call>\n{"arguments": {"expression": "2 + 2"}, "name": "calculator"}\n</tool_call>'
+
+    return reply
 
 
 def test_function_calling_turn_keeps_raw_tool_calls_and_schemas(api, store, app):
-    for name in ("alpha", "beta"):
-        app[1][name].enqueue(Behavior(text=calculator_then_answer), Behavior(text=calculator_then_answer))
+    for name, answer in (("alpha", "It is four."), ("beta", "2 + 2 is 4.")):
+        app[1][name].enqueue(Behavior(text=calculator_then_answer(answer)), Behavior(text=calculator_then_answer(answer)))
     system = "You may call these tools: <tools> {TOOLS} </tools>"
     api.call("/send", Message="What is 2 + 2?", Mode="Function calling", **{"System prompt": system},
              **panes("alpha", "beta"))
@@ -228,8 +232,11 @@ def test_function_calling_turn_keeps_raw_tool_calls_and_schemas(api, store, app)
     pane = turn.panes[1]
     assert pane.output.startswith("<tool_call>") and '"name": "calculator"' in pane.output
     assert [m.role for m in pane.followup] == ["tool", "assistant"] and pane.followup[-1].content == "2 + 2 is 4."
-    path, _ = api.call("/export_dpo_jsonl")
+    path = api.call("/export_dpo_jsonl")[0][0]  # the export, then its dataset card
     (row,) = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
               if json.loads(line)["turn_id"] == turn.id]
-    assert row["chosen"] == [{"role": "assistant", "content": pane.output}] and row["mode"] == "tools"
+    # The whole assistant side the voter judged: the call, the tool's result, the final answer.
+    assert [m["role"] for m in row["chosen"]] == ["assistant", "tool", "assistant"] and row["mode"] == "tools"
+    assert row["chosen"][0]["content"] == pane.output and row["chosen"][-1]["content"] == "2 + 2 is 4."
+    assert row["rejected"][-1]["content"] == "It is four."
     assert any(t["function"]["name"] == "calculator" for t in json.loads(row["tools"]))
