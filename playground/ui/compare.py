@@ -24,8 +24,9 @@ from playground.turn_setup import (
     start_turn,
     take_tool_result,
 )
-from playground.types import CompareSession, PaneMetrics, PaneState, SamplingParams
+from playground.types import CompareSession, PaneState, SamplingParams
 from playground.ui.access import Gatekeeper
+from playground.ui.blind import names_hidden, pane_name, shown_pane, shown_summary
 from playground.ui.inputs import refusal
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
@@ -40,7 +41,7 @@ from playground.ui.modes import (
     wire_modes,
     wire_system_prompt,
 )
-from playground.ui.panes import awaiting_line, chat_messages, pane_summary
+from playground.ui.panes import awaiting_line, chat_messages
 
 Outputs = dict[Any, Any]
 TURNS = "turns"  # the concurrency id of every event that runs a turn (at most --max-turns at once)
@@ -182,44 +183,6 @@ class TurnEvents:
     clear: Any
     refresh: Any  # CompareSession -> every pane widget, e.g. to show the names after a blind vote
     outputs: list[Any]
-
-
-STATUS_WORDS = {"idle": "", "waiting": "waiting for first token…", "streaming": "streaming…", "done": "finished",
-                "stopped": "stopped", "error": "failed", "tool_input": "waiting for your tool result"}
-
-
-def names_hidden(session: CompareSession) -> bool:
-    """Is this a blind battle whose names have not been revealed by a vote yet?"""
-    return session.blind and not session.revealed
-
-
-def pane_name(i: int, session: CompareSession) -> str:
-    """A pane's header: ``Model A`` in a blind battle until the vote, else ``Pane A · <backend>``."""
-    letter = chr(65 + i)
-    if names_hidden(session):
-        return f"Model {letter}"
-    pane = session.panes[i] if i < len(session.panes) else None
-    return f"Pane {letter} · {pane.label}" if pane else f"Pane {letter}"
-
-
-def shown_pane(i: int, pane: PaneState, session: CompareSession) -> PaneState:
-    """What the page may see of a pane: in a hidden blind battle, errors say only that the model failed.
-
-    The details (which name the backend) stay in the server log and the store.
-    """
-    if not names_hidden(session) or not (pane.error or any(e.error for e in pane.transcript)):
-        return pane
-    failed = f"Model {chr(65 + i)} failed. Press Regenerate, or start a new battle."
-    return replace(pane, error=failed if pane.error else None,
-                   transcript=[replace(e, error=failed if e.error else None) for e in pane.transcript])
-
-
-def shown_summary(pane: PaneState, session: CompareSession) -> str:
-    """The line under a pane; in a hidden blind battle without speed figures (they could name the model)."""
-    if not names_hidden(session):
-        return pane_summary(pane)
-    rest = pane_summary(replace(pane, metrics=PaneMetrics())).split("  \n")[1:]
-    return "  \n".join([STATUS_WORDS.get(pane.status, ""), *rest])
 
 
 class CompareView:
