@@ -6,6 +6,7 @@
 - ``user_id`` held a user name or ``session:<hash>``: each becomes a pseudonym from the function
   the app passes (a keyed hash), the same value in ``turns`` and ``votes``.
 - The ``rechecks`` table (consistency checks, ``playground.store.rechecks``) is created if missing.
+- The ``judgements`` table (an LLM judge's verdicts, ``playground.store.judgements``) too.
 
 Every step is idempotent; they run in one transaction.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from playground.store.db import Store, _write, turns, votes
+from playground.store.judgements import judgements
 from playground.store.rechecks import rechecks
 
 
@@ -38,6 +40,7 @@ def upgrade_store(store: Store, pseudonymize: Callable[[str], str], is_pseudonym
         if "terms_version" not in {c["name"] for c in sa.inspect(conn).get_columns("votes")}:
             conn.execute(sa.text("ALTER TABLE votes ADD COLUMN terms_version VARCHAR(64)"))
         rechecks.create(conn, checkfirst=True)
+        judgements.create(conn, checkfirst=True)
         changed = 0
         for table in (turns, votes):
             legacy = [u for u in conn.execute(sa.select(table.c.user_id).distinct()).scalars() if not is_pseudonym(u)]
