@@ -40,6 +40,9 @@ ENV_SECRET = "HERMES_SECRET"  # name of the variable holding the pseudonym key (
 ENV_PROXY_HOPS = "HERMES_PROXY_HOPS"
 ENV_QUEUE_SIZE = "HERMES_QUEUE_SIZE"
 ENV_RECHECK_RATE = "HERMES_RECHECK_RATE"  # share of votes followed by a consistency check
+JUDGE_ENV = {"judge": "HERMES_JUDGE", "judge_prompt": "HERMES_JUDGE_PROMPT", "judge_prompt_file": "HERMES_JUDGE_PROMPT_FILE",
+             "judge_when": "HERMES_JUDGE_WHEN", "judge_concurrency": "HERMES_JUDGE_CONCURRENCY"}
+JUDGE_WHEN = ("off", "every-turn", "on-demand")
 QUOTA_ENV = {name: f"HERMES_QUOTA_{name.upper()}" for name in vars(QuotaSettings())}
 
 
@@ -77,6 +80,11 @@ class Settings:
     max_request_bytes: int = 2_000_000  # body of one listener call
     limits: TextLimits = field(default_factory=TextLimits)  # sizes of texts and values users send
     recheck_rate: float = 0.1  # share of votes followed by a swapped re-show of a past pair (0 = never)
+    judge: str | None = None  # backend id of the LLM judge (README, "Hermes as judge")
+    judge_prompt: str = "pairwise"  # preset id in assets/judge
+    judge_prompt_file: Path | None = None  # an edited judge prompt (TOML like the presets), instead of the preset
+    judge_when: Literal["off", "every-turn", "on-demand"] = "off"
+    judge_concurrency: int = 2  # judge requests at once
 
     @property
     def oauth(self) -> bool:
@@ -210,6 +218,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recheck-rate", default=None, metavar="P",
                         help="share of votes followed by a consistency check: a past pair re-shown swapped "
                              f"(0 to 1, default 0.1, 0 = never; ${ENV_RECHECK_RATE})")
+    parser.add_argument("--judge", default=None, metavar="BACKEND_ID",
+                        help=f"backend that judges pairs (any configured backend id; ${JUDGE_ENV['judge']})")
+    parser.add_argument("--judge-prompt", default=None, metavar="PRESET",
+                        help="judge prompt preset in assets/judge: pairwise (default), single, reference "
+                             f"(${JUDGE_ENV['judge_prompt']})")
+    parser.add_argument("--judge-prompt-file", type=Path, default=None, metavar="PATH",
+                        help=f"an edited judge prompt (TOML like assets/judge/*.toml) (${JUDGE_ENV['judge_prompt_file']})")
+    parser.add_argument("--judge-when", choices=JUDGE_WHEN, default=None,
+                        help=f"judge every finished turn, on demand (operator Judge tab), or off (default; "
+                             f"${JUDGE_ENV['judge_when']})")
+    parser.add_argument("--judge-concurrency", type=int, default=None, metavar="N",
+                        help=f"judge requests at once (default 2; ${JUDGE_ENV['judge_concurrency']})")
     for name, default in vars(QuotaSettings()).items():
         parser.add_argument(f"--quota-{name.replace('_', '-')}", dest=f"quota_{name}", default=None, metavar="N/PERIOD",
                             help=f"quota, e.g. {default} (default; ${QUOTA_ENV[name]})")
@@ -238,6 +258,30 @@ def _rate(name: str, value: object) -> float:
     if not 0.0 <= rate <= 1.0:
         raise SettingsError(f"{name} must be between 0 and 1, got {rate}")
     return rate
+
+
+def _judge_settings(args: argparse.Namespace, env: Mapping[str, str], backends: Sequence[BackendSpec]
+                    ) -> dict[str, object]:
+    """The LLM judge's settings (README, "Hermes as judge"), each checked with a message that says what to fix."""
+    given = {name: getattr(args, name) if getattr(args, name) is not None else env.get(var) or None
+             for name, var in JUDGE_ENV.items()}
+    judge, when, preset = given["judge"], given["judge_when"] or "off", given["judge_prompt"] or "pairwise"
+    ids = [spec.id for spec in backends]
+    if judge is not None and judge not in ids:
+        raise SettingsError(f"--judge {judge!r} is not a configured backend; use one of: {', '.join(ids) or '(none)'}")
+    if when not in JUDGE_WHEN:
+        raise SettingsError(f"${JUDGE_ENV['judge_when']} must be one of {', '.join(JUDGE_WHEN)}, got {when!r}")
+    if when == "every-turn" and judge is None:
+        raise SettingsError("--judge-when every-turn needs a judge: add --judge BACKEND_ID")
+    presets = sorted(p.stem for p in (ASSETS_DIR / "judge").glob("*.toml"))
+    if preset not in presets:
+        raise SettingsError(f"--judge-prompt {preset!r} is not a preset; use one of: {', '.join(presets)}")
+    prompt_file = Path(str(given["judge_prompt_file"])) if given["judge_prompt_file"] else None
+    if prompt_file is not None and not prompt_file.is_file():
+        raise SettingsError(f"--judge-prompt-file {prompt_file} does not exist; copy one of assets/judge/*.toml")
+    return {"judge": judge, "judge_prompt": preset, "judge_prompt_file": prompt_file, "judge_when": when,
+            "judge_concurrency": _positive_int("--judge-concurrency",
+                                                       2 if given["judge_concurrency"] is None else given["judge_concurrency"])}
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -285,10 +329,11 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
     specs = read_backends_file(path, env)
     extra = [item for item in env.get(ENV_EXTRA_BACKENDS, "").split(";") if item.strip()]
     specs += [parse_backend_arg(item.strip()) for item in [*extra, *args.backend]]
+    specs = list(_unique_ids(specs))
     on_spaces = bool(env.get("SPACE_ID"))
     host = args.host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1")
     return Settings(
-        backends=_unique_ids(specs),
+        backends=tuple(specs),
         database_url=args.database_url or env.get(ENV_DATABASE_URL) or "sqlite:///data/playground.db",
         host=host,
         port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
@@ -300,4 +345,5 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
         limits=_limit_settings(args, env),
         recheck_rate=_rate("--recheck-rate", args.recheck_rate) if args.recheck_rate is not None
         else _rate(f"${ENV_RECHECK_RATE}", env.get(ENV_RECHECK_RATE) or 0.1),
+        **_judge_settings(args, env, specs),  # type: ignore[arg-type]
     )

@@ -23,7 +23,8 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from playground.store.db import ID, Store, UTCDateTime, _insert, _write, metadata
+from playground.store.browse import _turn_where
+from playground.store.db import ID, Store, UTCDateTime, VoteFilter, _insert, _write, metadata, turns, votes
 
 Verdict = Literal["a", "b", "tie"]
 Final = Literal["a", "b", "tie", "inconsistent", "error"]
@@ -133,3 +134,23 @@ def judged_pairs(store: Store, judge_backend: str, prompt_version: str) -> set[t
         judgements.c.final != "error")
     with store.engine.connect() as conn:
         return {(t, a, b) for t, a, b in conn.execute(query)}
+
+
+def turns_to_judge(store: Store, flt: VoteFilter, *, voted_only: bool = True) -> list[str]:
+    """Ids of the stored turns matching ``flt`` (read for turns, as the Data tab reads it), oldest first;
+    with ``voted_only`` only turns somebody voted on."""
+    where = _turn_where(flt) + ([votes.c.id.is_not(None)] if voted_only else [])
+    query = (sa.select(turns.c.id, turns.c.created_at).distinct()
+             .select_from(turns.outerjoin(votes, votes.c.turn_id == turns.c.id)).where(*where)
+             .order_by(turns.c.created_at, turns.c.id))
+    with store.engine.connect() as conn:
+        return [row.id for row in conn.execute(query)]
+
+
+def gold_references(store: Store, turn_ids: list[str]) -> dict[str, str]:
+    """Turn id -> a rater's gold edit of the winning reply (the latest), for turns that have one."""
+    query = (sa.select(votes.c.turn_id, votes.c.gold_text).where(votes.c.turn_id.in_(turn_ids),
+                                                                 votes.c.gold_text.is_not(None))
+             .order_by(votes.c.updated_at))
+    with store.engine.connect() as conn:
+        return {row.turn_id: row.gold_text for row in conn.execute(query)}
