@@ -3,6 +3,7 @@
     python -m playground.export --db sqlite:///data/playground.db --kind dpo \\
         --format parquet --out dpo.parquet --since 2025-01-01 --mode chat --blind-only \\
         --min-rank-margin 2 --max-length-ratio 2 --dedup-threshold 0.8 --exclude-raters-file flagged.txt
+    python -m playground.export --kind ai-dpo --judge hermes-405b --out ai-dpo.jsonl   # AI feedback, apart
 
 A thin wrapper over ``playground.store.export.export_dataset``; ``--db`` defaults to
 ``DATABASE_URL``. Tool results are exported in the role each backend was sent them in,
@@ -43,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--db", default=os.environ.get("DATABASE_URL", DEFAULT_URL), help="store URL (default: $DATABASE_URL or %(default)s)")
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
-    p.add_argument("--kind", choices=["dpo", "dpo-mixed-context", "battles"], default="dpo",
-                   help="dpo: pairs whose panes shared one context; dpo-mixed-context: the others; battles: arena records")
+    p.add_argument("--kind", choices=["dpo", "dpo-mixed-context", "battles", "ai-dpo"], default="dpo",
+                   help="dpo: pairs whose panes shared one context; dpo-mixed-context: the others; battles: arena "
+                        "records (with judge verdicts); ai-dpo: AI-feedback pairs from an LLM judge's consistent verdicts")
     p.add_argument("--out", required=True, help="output file (its card goes beside it: NAME.README.md)")
     p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of vote updates, inclusive")
     p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive (an ISO datetime is exclusive)")
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-rank-margin", type=int, default=1, help="DPO: only pairs this many ranking places apart (default 1: all)")
     p.add_argument("--max-length-ratio", type=float, help="DPO: drop pairs whose chosen/rejected length ratio is outside [1/R, R]")
     p.add_argument("--dedup-threshold", type=float, help="DPO: drop votes whose prompt has Jaccard >= T with an earlier kept one")
+    p.add_argument("--judge", help="ai-dpo: only this judge backend id (default: every judge)")
+    p.add_argument("--prompt-version", help="ai-dpo: only this judging prompt version (default: every version)")
+    p.add_argument("--with-human", action="store_true", help="ai-dpo: also the human DPO pairs (source=human)")
     p.add_argument("--backends-file", type=Path, default=DEFAULT_BACKENDS_FILE, help="for tool_response_role (default: %(default)s)")
     return p
 
@@ -76,7 +81,8 @@ def options_from_args(args: argparse.Namespace) -> ExportOptions:
         since=args.since, until=args.until, modes=tuple(args.mode), backends=tuple(args.backend),
         blind_only=args.blind_only, exclude_raters=rater_list(raters), same_context_only=not args.all_contexts,
         drop_ties=args.drop_ties, min_rank_margin=args.min_rank_margin, max_length_ratio=args.max_length_ratio,
-        dedup_threshold=args.dedup_threshold,
+        dedup_threshold=args.dedup_threshold, judge=args.judge, prompt_version=args.prompt_version,
+        with_human=args.with_human,
     )
 
 
@@ -95,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         store.close()
     dropped = ", ".join(f"{reason} {n}" for reason, n in report.dropped.items() if n) or "nothing"
-    print(f"wrote {report.rows} {args.kind} rows to {args.out} from {report.votes} votes; left out: {dropped}; "
+    read = f"{report.votes} votes" + (f" and {report.judgements} judgements" if args.kind == "ai-dpo" else "")
+    print(f"wrote {report.rows} {args.kind} rows to {args.out} from {read}; left out: {dropped}; "
           f"card: {report.card_path}", file=sys.stderr)
     return 0
 

@@ -43,9 +43,22 @@ FORMATS: dict[str, str] = {
     "battles": (
         "Arena battle records, one per pair of compared replies, ties included: `model_a`, `model_b`, "
         "`winner` (`model_a`, `model_b`, `tie`, `tie (bothbad)`), `conversation_a`, `conversation_b`, `judge` "
-        "(rater pseudonym), `turn`, `anony`, `tstamp`."
+        "(rater pseudonym), `turn`, `anony`, `tstamp`; `judge_verdicts`: every LLM judge's verdicts on the pair "
+        "(`judge_backend`, `judge_model`, `prompt_version`, `verdict_ab` with `model_a` shown first, `verdict_ba` "
+        "with `model_b` first, `final`: `a` = `model_a`, `b`, `tie`, `inconsistent` when the two orders disagree, "
+        "`error`), empty when no judge saw it."
+    ),
+    "ai-dpo": (
+        "**AI feedback, not human preferences.** Pairs labelled by an LLM judge (`judge_model`, with its "
+        "`prompt_version` and `judge_rationale`), each judged in both orders and kept only when both orders "
+        "chose the same reply (MT-Bench's position-swap rule): ties, inconsistent verdicts and judge errors give "
+        "none. Every row has `source` = `ai-judge` (and `rater` = `judge:<backend>`); pairs are built and "
+        "filtered exactly as in `dpo`, same columns plus the judge's. Human pairs (`source` = `human`) are in "
+        "this file only when the export was asked to mix them in (`with_human`)."
     ),
 }
+AI_NOTE = ("This card describes **AI feedback**: preferences given by an LLM judge, not by people. "
+           "Keep it apart from human preference data unless you mean to mix them.")
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class ExportReport:
     votes: int
     dropped: Mapping[str, int] = field(default_factory=dict)
     card_path: Path | None = None
+    judgements: int = 0
 
 
 def _option_value(value: Any) -> Any:
@@ -82,6 +96,8 @@ def _section(config: str, path: str, report: ExportReport | None) -> list[str]:
     if report is None:
         return lines + ["Rows are appended as votes arrive.", ""]
     lines += [f"- votes read: {report.votes}", f"- rows kept: {report.rows}"]
+    if config == "ai-dpo":
+        lines.insert(-1, f"- judgements read: {report.judgements}")
     dropped = {k: v for k, v in report.dropped.items() if v}
     lines += [f"- pairs left out: {sum(dropped.values())}" + ("" if dropped else " (none)")]
     lines += [f"  - `{reason}`: {n} ({DROP_REASONS[reason]})" for reason, n in dropped.items()]
@@ -111,13 +127,15 @@ def dataset_card(
         if i == 0:
             entry["default"] = True
         meta["configs"].append(entry)
-    meta.update({"tags": ["dpo", "preference", "hermes"], "license": "other"})
-    exports = {c: {"rows": r.rows, "votes": r.votes, "dropped": dict(r.dropped), "options": options_dict(r.options)}
+    ai = "ai-dpo" in data_files
+    meta.update({"tags": ["dpo", "preference", "hermes", *(["ai-feedback"] if ai else [])], "license": "other"})
+    exports = {c: {"rows": r.rows, "votes": r.votes, **({"judgements": r.judgements} if c == "ai-dpo" else {}),
+                   "dropped": dict(r.dropped), "options": options_dict(r.options)}
                for c, r in reports.items() if r is not None}
     if exports:
         meta["hermes_playground"] = exports
-    body = [f"# {title}", "", "Human preferences collected with Hermes Playground by comparing model replies side by side.",
-            "Each left-out pair is counted once, under the first rule it failed.", ""]
+    intro = AI_NOTE if ai else "Human preferences collected with Hermes Playground by comparing model replies side by side."
+    body = [f"# {title}", "", intro, "Each left-out pair is counted once, under the first rule it failed.", ""]
     for config, path in data_files.items():
         body += _section(config, path, reports.get(config))
     first = next(iter(data_files))

@@ -1,8 +1,8 @@
 """Stored votes -> DPO pairs (TRL conversational preference format) and arena battles.
 
 ``iter_rows`` streams the rows of one export kind (``dpo``, ``dpo-mixed-context``,
-``battles``) for the votes an ``ExportOptions`` selects, counting every left-out pair under
-its reason; the writers stream rows to JSONL or Parquet in batches (one query, flat memory
+``battles``, and ``ai-dpo``: pairs an LLM judge labelled, kept apart from the human ones) for the
+votes (or judgements) an ``ExportOptions`` selects, counting every left-out pair under its reason; the writers stream rows to JSONL or Parquet in batches (one query, flat memory
 for 100,000 votes); ``export_dataset`` writes a file and its dataset card. See PROTOCOLS.md §6.
 """
 
@@ -24,6 +24,7 @@ from playground.hermes.presets import Preset, load_presets
 from playground.settings import ASSETS_DIR
 from playground.store.card import ExportReport, dataset_card
 from playground.store.db import Store, VotedTurn, VoteFilter, iter_votes_with_turns
+from playground.store.judged import AI_COLUMNS, PairKey, ai_pairs, verdicts_by_pair
 from playground.store.pairs import ToolRoles, as_dicts, dpo_candidates
 from playground.store.quality import (
     ExportKind,
@@ -40,6 +41,7 @@ Format = Literal["jsonl", "parquet"]
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 PROVENANCE = [
+    ("source", pa.string()),
     ("tools", pa.string()),
     ("json_schema", pa.string()),
     ("sampling", pa.string()),
@@ -62,6 +64,9 @@ PROVENANCE = [
     ("vote_id", pa.string()),
 ]
 DPO_SCHEMA = pa.schema([("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), *PROVENANCE])
+AI_SCHEMA = pa.schema([*DPO_SCHEMA, *((name, pa.string()) for name in AI_COLUMNS[1:])])
+VERDICTS = pa.list_(pa.struct([(name, pa.string()) for name in ("judge_backend", "judge_model", "prompt_version",
+                                                                "verdict_ab", "verdict_ba", "final")]))
 MIXED_SCHEMA = pa.schema(
     [("prompt_chosen", MESSAGES), ("prompt_rejected", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), *PROVENANCE]
 )
@@ -82,9 +87,12 @@ BATTLE_SCHEMA = pa.schema(
         ("vote", pa.string()),
         ("turn_id", pa.string()),
         ("vote_id", pa.string()),
+        ("judge_verdicts", VERDICTS),
     ]
 )
-SCHEMAS: dict[str, pa.Schema] = {"dpo": DPO_SCHEMA, "dpo-mixed-context": MIXED_SCHEMA, "battles": BATTLE_SCHEMA}
+SCHEMAS: dict[str, pa.Schema] = {"dpo": DPO_SCHEMA, "dpo-mixed-context": MIXED_SCHEMA, "battles": BATTLE_SCHEMA,
+                                 "ai-dpo": AI_SCHEMA}
+Verdicts = dict[PairKey, list[dict[str, Any]]]
 
 
 @cache
@@ -98,7 +106,8 @@ def _model(pane: PaneOutput) -> str:
 
 
 def project(row: dict[str, Any], kind: ExportKind) -> dict[str, Any]:
-    """A candidate pair as a row of ``kind``: exactly the columns of its schema.
+    """A candidate pair as a row of ``kind``: exactly the columns of its schema (``ai-dpo``: a human pair's judge
+    columns are ``None``).
 
     Example:
         >>> sorted(set(project({n: None for n in DPO_SCHEMA.names + ["prompt_rejected"]}, "dpo-mixed-context"))
@@ -107,6 +116,8 @@ def project(row: dict[str, Any], kind: ExportKind) -> dict[str, Any]:
     """
     if kind == "dpo-mixed-context":
         row = {**row, "prompt_chosen": row["prompt"]}
+    elif kind == "ai-dpo":
+        row = {**dict.fromkeys(AI_COLUMNS), **row}
     return {name: row[name] for name in SCHEMAS[kind].names}
 
 
@@ -115,8 +126,10 @@ def conversation(pane: PaneOutput, tool_role: str = "tool") -> list[dict[str, st
     return as_dicts([*pane.prompt_messages, Message("assistant", pane.output), *pane.followup], tool_role)
 
 
-def battle_rows(item: VotedTurn, tool_roles: ToolRoles | None = None) -> list[dict[str, Any]]:
-    """Arena battle records for one vote: one per pair of panes, ties included.
+def battle_rows(item: VotedTurn, tool_roles: ToolRoles | None = None, verdicts: Verdicts | None = None
+                ) -> list[dict[str, Any]]:
+    """Arena battle records for one vote: one per pair of panes, ties included, each with the judges'
+    ``verdicts`` on that pair (``judged.verdicts_by_pair``; none given: ``[]``).
 
     Example:
         >>> from playground.store.synthetic import make_turn
@@ -148,6 +161,7 @@ def battle_rows(item: VotedTurn, tool_roles: ToolRoles | None = None) -> list[di
                 "vote": vote.kind,
                 "turn_id": turn.id,
                 "vote_id": vote.id,
+                "judge_verdicts": (verdicts or {}).get((turn.id, pos_a, pos_b), []),
             }
         )
     return rows
@@ -192,9 +206,9 @@ def _kept_pairs(item: VotedTurn, options: ExportOptions, kind: ExportKind, count
             yield project(c, kind)
 
 
-def _kept_battles(item: VotedTurn, options: ExportOptions, counts: Counter[str], tool_roles: ToolRoles | None
-                  ) -> Iterator[dict[str, Any]]:
-    for row in battle_rows(item, tool_roles):
+def _kept_battles(item: VotedTurn, options: ExportOptions, counts: Counter[str], tool_roles: ToolRoles | None,
+                  verdicts: Verdicts | None) -> Iterator[dict[str, Any]]:
+    for row in battle_rows(item, tool_roles, verdicts):
         if options.backends and not {row["backend_a"], row["backend_b"]} & set(options.backends):
             counts["backend"] += 1
         elif options.drop_ties and row["winner"].startswith("tie"):
@@ -204,14 +218,14 @@ def _kept_battles(item: VotedTurn, options: ExportOptions, counts: Counter[str],
 
 
 def _rows_of_vote(item: VotedTurn, kind: ExportKind, options: ExportOptions, counts: Counter[str],
-                  dedup: PromptDeduplicator | None, presets: Sequence[Preset] | None, tool_roles: ToolRoles | None
-                  ) -> Iterator[dict[str, Any]]:
+                  dedup: PromptDeduplicator | None, presets: Sequence[Preset] | None, tool_roles: ToolRoles | None,
+                  verdicts: Verdicts | None = None) -> Iterator[dict[str, Any]]:
     reason = vote_drop_reason(item.vote, options)
     if reason:
         n = len(item.turn.panes)
         counts[reason] += n * (n - 1) // 2  # every pair of panes of the vote
     elif kind == "battles":
-        yield from _kept_battles(item, options, counts, tool_roles)
+        yield from _kept_battles(item, options, counts, tool_roles, verdicts)
     else:
         yield from _kept_pairs(item, options, kind, counts, dedup, default_presets() if presets is None else presets,
                                tool_roles)
@@ -251,9 +265,11 @@ def iter_rows(
 
     Args:
         store: the preference store.
-        kind: ``dpo`` (same-context pairs by default), ``dpo-mixed-context`` or ``battles``.
+        kind: ``dpo`` (same-context pairs by default), ``dpo-mixed-context``, ``battles`` (with the judges'
+            verdicts per pair) or ``ai-dpo`` (the judges' consistent verdicts; human pairs only with
+            ``options.with_human``).
         options: scope and quality controls (default: every vote, every same-context pair).
-        counts: filled in as rows stream: ``votes`` read, and pairs left out per reason
+        counts: filled in as rows stream: ``votes`` and ``judgements`` read, and pairs left out per reason
             (``quality.DROP_REASONS``).
         presets: system-prompt presets naming configurations (default: ``assets/presets``).
         tool_roles: backend id -> the role its tool results were sent in (default ``tool``).
@@ -261,9 +277,15 @@ def iter_rows(
     opts = as_options(options)
     counts = Counter() if counts is None else counts
     dedup = PromptDeduplicator(opts.dedup_threshold) if opts.dedup_threshold and kind != "battles" else None
-    for item in iter_votes_with_turns(store, opts.vote_filter()):
-        counts["votes"] += 1
-        yield from _rows_of_vote(item, kind, opts, counts, dedup, presets, tool_roles)
+    verdicts = verdicts_by_pair(store) if kind == "battles" else None
+    if kind != "ai-dpo" or opts.with_human:
+        for item in iter_votes_with_turns(store, opts.vote_filter()):
+            counts["votes"] += 1
+            yield from _rows_of_vote(item, kind, opts, counts, dedup, presets, tool_roles, verdicts)
+    if kind == "ai-dpo":
+        chosen = default_presets() if presets is None else presets
+        yield from (project(c, kind) for c in ai_pairs(store, opts, counts, dedup, chosen, tool_roles))
+
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
@@ -358,8 +380,8 @@ def export_dataset(
     counts: Counter[str] = Counter()
     rows = iter_rows(store, kind, opts, counts=counts, presets=presets, tool_roles=tool_roles)
     n = write_jsonl(rows, path) if fmt == "jsonl" else write_parquet(rows, path, kind)
-    votes = counts.pop("votes", 0)
-    report = ExportReport(kind, fmt, opts, n, votes, dict(counts))
+    votes, judgements = counts.pop("votes", 0), counts.pop("judgements", 0)
+    report = ExportReport(kind, fmt, opts, n, votes, dict(counts), judgements=judgements)
     if not card:
         return report
     written = card_path(path)

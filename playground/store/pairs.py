@@ -136,7 +136,7 @@ def dpo_candidates(
 ) -> list[dict[str, Any]]:
     """Every strictly ordered pair of panes of one vote, as a full DPO row (ties and "both bad" give none).
 
-    Besides the TRL columns, each row has ``prompt_rejected`` (the rejected pane's own
+    Besides the TRL columns, each row has ``source`` (``"human"``), ``prompt_rejected`` (the rejected pane's own
     context), ``same_context``, ``rank_margin``, the provenance of both sides (model,
     backend, configuration, system prompt, generated tokens; ``None`` tokens for a gold
     edit), and the turn's mode, sampling, tools, schema, blind flag, rater and timestamps.
@@ -146,6 +146,7 @@ def dpo_candidates(
     ranking: Ranking = vote.ranking or ()
     gold_at = ranking[0][0] if vote.gold_text is not None else None
     shared = {
+        "source": "human",
         "tools": _json(list(turn.tools) if turn.tools else None),
         "json_schema": _json(turn.json_schema),
         "sampling": _json(sampling_to_json(turn.sampling)),

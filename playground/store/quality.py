@@ -23,14 +23,17 @@ from typing import Any, Literal
 from datasketch import MinHash, MinHashLSH
 
 from playground.store.db import VoteFilter
+from playground.store.judgements import Judgement
 from playground.store.pairs import assistant_chars
-from playground.types import Mode, Vote
+from playground.types import Mode, TurnRecord, Vote
 
-ExportKind = Literal["dpo", "dpo-mixed-context", "battles"]
+ExportKind = Literal["dpo", "dpo-mixed-context", "battles", "ai-dpo"]
 
 DROP_REASONS: dict[str, str] = {
     "not_blind": "the vote was cast with model names shown (blind-only export)",
     "excluded_rater": "the rater is on the exclusion list",
+    "judge_error": "the judge failed or its output did not parse (no verdict)",
+    "inconsistent": "the judge's verdicts in the two orders disagreed (position-swap rule)",
     "tie": "tie: no preference between the two replies",
     "both_bad": "both bad: no preference between the two replies",
     "backend": "neither side ran on a selected backend",
@@ -63,6 +66,8 @@ class ExportOptions:
             ``[1/r, r]`` (characters the models wrote); ``None`` = off.
         dedup_threshold: DPO: drop a vote's pairs when its user prompt has a Jaccard similarity
             (MinHash LSH over character 5-grams) of at least this (≤ 0.98) with an earlier kept vote's; ``None`` = off.
+        judge, prompt_version: ``ai-dpo``: only this judge backend id / prompt version (``None`` = all).
+        with_human: ``ai-dpo``: also the human ``dpo`` pairs (``source = "human"``); off by default.
     """
 
     since: datetime | None = None
@@ -76,6 +81,9 @@ class ExportOptions:
     min_rank_margin: int = 1
     max_length_ratio: float | None = None
     dedup_threshold: float | None = None
+    judge: str | None = None
+    prompt_version: str | None = None
+    with_human: bool = False
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:
@@ -106,6 +114,28 @@ def vote_drop_reason(vote: Vote, options: ExportOptions) -> str | None:
     return None
 
 
+def judgement_in_scope(j: Judgement, turn: TurnRecord, options: ExportOptions) -> bool:
+    """Does the judgement fall in the options' dates (judged at) and modes (as the store's vote filter)?"""
+    at = j.created_at
+    if at is not None and ((options.since and at < options.since) or (options.until and at >= options.until)):
+        return False
+    return not options.modes or turn.mode in options.modes
+
+
+def judgement_drop_reason(j: Judgement, turn: TurnRecord, options: ExportOptions) -> str | None:
+    """Why a judgement in scope gives no ``ai-dpo`` pair, or ``None`` (a consistent ``a`` or ``b``).
+
+    Example:
+        >>> from playground.store.synthetic import make_turn
+        >>> j = Judgement("t", 0, 1, "big", "org/big", "p", "pairwise", "a", "b", "", "", final="inconsistent")
+        >>> judgement_drop_reason(j, make_turn(seed=1), ExportOptions())
+        'inconsistent'
+    """
+    if options.blind_only and not turn.blind:
+        return "not_blind"
+    return {"error": "judge_error", "inconsistent": "inconsistent", "tie": "tie"}.get(j.final)
+
+
 def length_ratio(row: Mapping[str, Any]) -> float:
     """Chosen over rejected length, in characters the models wrote (an empty side counts as 1).
 
@@ -123,7 +153,7 @@ def pair_drop_reason(row: Mapping[str, Any], options: ExportOptions, kind: Expor
         return "backend"
     if kind == "dpo-mixed-context" and row["same_context"]:
         return "same_context"
-    if kind == "dpo" and options.same_context_only and not row["same_context"]:
+    if kind in ("dpo", "ai-dpo") and options.same_context_only and not row["same_context"]:
         return "mixed_context"
     if row["chosen"] == row["rejected"]:
         return "identical"
