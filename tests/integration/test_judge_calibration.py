@@ -56,9 +56,8 @@ def judge(store: Store, turn_id: str, pos_a: int, pos_b: int, ab: str | None, ba
                                     error=None if ab and ba else "unparseable"))
 
 
-@pytest.fixture
-def world(tmp_path) -> Iterator[Fixture]:
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+def fill(store: Store) -> dict[str, str]:
+    """The seven turns, their votes and judgements of the module docstring; returns turn ids by name."""
     turns = {
         "T1": make_turn(seed=1, outputs=("L" * 20, "s" * 5)),
         "T2": make_turn(seed=2, question="Solve 2 + 2 for me.", outputs=("x" * 4, "y" * 10)),
@@ -79,7 +78,13 @@ def world(tmp_path) -> Iterator[Fixture]:
                                ("T6", 0, 2, "b", "b"), ("T6", 2, 1, "a", "a"), ("T7", 0, 1, "tie", "tie")]:
         judge(store, ids[name], a, b, ab, ba)
     judge(store, ids["T1"], 0, 1, "b", "b", version="pw@2")  # another prompt version: never mixed in
-    yield Fixture(store, ids)
+    return ids
+
+
+@pytest.fixture
+def world(tmp_path) -> Iterator[Fixture]:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield Fixture(store, fill(store))
     store.close()
 
 

@@ -42,9 +42,11 @@ def _json(body: dict[str, Any]) -> dict[str, Any]:
     return {"content": json.dumps(body), "headers": {"content-type": "application/json"}}
 
 
-def call_queued(client: httpx.Client, fn_index: int, data: list[Any], session: str, timeout_s: float = 60.0) -> RawResult:
-    """Join the queue with ``data`` and read the session's stream until this event completes."""
-    join = client.post("/gradio_api/queue/join", **_json({"data": data, "event_data": None, "fn_index": fn_index,
+def call_queued(client: httpx.Client, fn_index: int, data: list[Any], session: str, timeout_s: float = 60.0,
+                event_data: Any = None) -> RawResult:
+    """Join the queue with ``data`` (and ``event_data``, e.g. a selected row) and read the session's stream until
+    this event completes."""
+    join = client.post("/gradio_api/queue/join", **_json({"data": data, "event_data": event_data, "fn_index": fn_index,
                                                           "trigger_id": None, "session_hash": session}))
     if join.status_code != 200:
         return RawResult(join.status_code, False, None, join.text)
@@ -72,11 +74,11 @@ def call_direct(client: httpx.Client, fn_index: int, data: list[Any], session: s
     return RawResult(response.status_code, response.status_code == 200 and "error" not in body, body, response.text)
 
 
-def call(client: httpx.Client, dep: dict[str, Any], data: list[Any], session: str) -> RawResult:
+def call(client: httpx.Client, dep: dict[str, Any], data: list[Any], session: str, event_data: Any = None) -> RawResult:
     """Call a listener the way the page would: through the queue unless it skips it."""
     if dep.get("queue") is False:
         return call_direct(client, dep["id"], data, session)
-    return call_queued(client, dep["id"], data, session)
+    return call_queued(client, dep["id"], data, session, event_data=event_data)
 
 
 def defaults(client_config: dict[str, Any], dep: dict[str, Any]) -> list[Any]:
