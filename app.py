@@ -14,6 +14,9 @@ from playground.access.identity import BROWSER_ID
 from playground.access.pseudonym import is_pseudonym, key_file_for, legacy_pseudonym, load_secret, public_key_for
 from playground.access.users import check_login, read_users
 from playground.backends.registry import build_backends
+from playground.judging.background import JudgeQueue
+from playground.judging.prompts import choose_judge_prompt, judge_presets
+from playground.judging.runner import JudgeFactory
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import log_folder, open_space_vote_log
@@ -24,6 +27,7 @@ from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.inputs import payload_problem
+from playground.ui.judge import build_judge_tab, turns_at_capacity
 from playground.ui.leaderboard import build_leaderboard_tab
 from playground.ui.vote import build_vote, wire_vote
 
@@ -45,6 +49,10 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     upgrade_store(store, legacy_pseudonym(secret), is_pseudonym)  # rows restored from an older log
     hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env,
                                   log_folder(settings.database_url))
+    judges = JudgeFactory(backends, settings.judge_concurrency, lambda: busy(), settings.request_timeout_s)
+    judge_prompt = choose_judge_prompt(settings.judge_prompt, settings.judge_prompt_file, settings.assets_dir / "judge")
+    judge_queue = (JudgeQueue(judges.judge(settings.judge, judge_prompt), store)
+                   if settings.judge_when == "every-turn" and settings.judge else None)
     # Gradio's cached copies of exported files are deleted after an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
         with gr.Row():
@@ -62,11 +70,14 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
             build_data_tab(settings, store, data_tab, gate)
         with gr.Tab("Leaderboard") as leaderboard_tab:
             build_leaderboard_tab(settings, store, leaderboard_tab)
+        with gr.Tab("Judge") as judge_tab:
+            build_judge_tab(settings, store, judge_tab, gate, judges, judge_presets(settings.assets_dir / "judge"))
         with gr.Tab("Backends"):
             table, load_table = build_backends_tab(settings, backends, help_box,
                                                    lambda request: gate.identify(request).operator)
         turn_events = wire_compare(compare, settings, backends, gate, visitor)
-        wire_vote(vote, compare, turn_events, store, settings, backends, gate, visitor, hub_log)
+        wire_vote(vote, compare, turn_events, store, settings, backends, gate, visitor, hub_log,
+                  judge_queue.submit if judge_queue else None)
 
         def visit(stored: object, current: object) -> tuple[str, Visitor, object]:
             """A page load: the browser's anonymous id (new if it has none) and the consent notice."""
@@ -80,9 +91,10 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
     # waiting user each time a turn starts ("auto"), which costs O(queue) messages per turn.
     # api_open=False: listeners that use the queue cannot be called past it with a plain POST.
+    busy = turns_at_capacity(demo, TURNS, settings.max_turns)  # the judge waits while users' turns are at capacity
     demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2,
                max_size=settings.queue_size, api_open=False)
-    session_gate = SessionGate(quotas=gate.quotas, proxy_hops=settings.proxy_hops,
+    session_gate = SessionGate(quotas=gate.quotas if gate.public else None, proxy_hops=settings.proxy_hops,
                                max_body_bytes=settings.max_request_bytes, max_known_sessions=4 * settings.max_sessions,
                                turn_busy=turn_probe(demo, TURNS), fn_exists=lambda fn_index: fn_index in demo.fns,
                                payload_problem=lambda fn_index, body: payload_problem(demo.fns[fn_index], body))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -88,6 +88,7 @@ class Judge:
     """A judge backend with a prompt, its own concurrency limit and a capacity check.
 
     ``busy()`` is true while the app's turns are at capacity; requests wait until it is false.
+    ``slots`` limits requests at once (``concurrency`` of them unless shared, see :class:`JudgeFactory`).
     """
 
     backend: Backend
@@ -95,11 +96,11 @@ class Judge:
     concurrency: int = 2
     busy: Callable[[], bool] = lambda: False
     timeout_s: float = 120.0
-    slots: asyncio.Semaphore = field(init=False)
+    slots: asyncio.Semaphore | None = None
     _model: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.concurrency)
+        self.slots = self.slots or asyncio.Semaphore(self.concurrency)
 
     @property
     def backend_id(self) -> str:
@@ -120,6 +121,7 @@ class Judge:
                                 self.backend.spec.tool_response_role, grammar)
         while self.busy():
             await asyncio.sleep(BUSY_POLL_S)
+        assert self.slots is not None
         async with self.slots:
             started = time.perf_counter()
             pieces: list[str] = []
@@ -158,3 +160,19 @@ def _joined(orders: tuple[str, str], one: str | None, two: str | None) -> str | 
     """``"<order one>: …\\n<order two>: …"`` with missing parts left out; ``None`` when both are missing."""
     parts = [f"{name}: {text}" for name, text in zip(orders, (one, two)) if text]
     return "\n".join(parts) or None
+
+
+@dataclass
+class JudgeFactory:
+    """Judges for one app: every judge of a backend shares one request limit, whatever its prompt."""
+
+    backends: Mapping[str, Backend]
+    concurrency: int = 2
+    busy: Callable[[], bool] = lambda: False
+    timeout_s: float = 120.0
+    _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def judge(self, backend_id: str, prompt: JudgePrompt) -> Judge:
+        """A judge on this backend with this prompt (``KeyError`` for an unknown backend)."""
+        slots = self._slots.setdefault(backend_id, asyncio.Semaphore(self.concurrency))
+        return Judge(self.backends[backend_id], prompt, self.concurrency, self.busy, self.timeout_s, slots)

@@ -154,8 +154,10 @@ def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> No
 
 def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
               backends: Mapping[str, Backend], gate: Gatekeeper, visitor: gr.State,
-              hub_log: HubVoteLog | None = None) -> None:
+              hub_log: HubVoteLog | None = None, on_stored: Callable[[str], object] | None = None) -> None:
     """Store each finished turn (after every turn event and after Stop), and wire the vote controls.
+
+    ``on_stored(turn_id)`` is told of each stored turn (the background judge's ``submit``: it never waits).
 
     Every vote handler asks ``gate`` first: vote policy, consent, quotas; the voter is the
     caller's pseudonym, never the Gradio session.
@@ -186,6 +188,8 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         finally:
             vs.pending = ()
         vs.record = replace(record, id=turn_id)
+        if on_stored is not None:
+            on_stored(turn_id)
         if hub_log is not None:  # every stored turn, voted or not, so a restart restores it
             await asyncio.to_thread(hub_log.append_turn, vs.record)
         vs.marker, vs.vote, vs.problem = marker, None, None
