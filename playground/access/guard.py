@@ -35,10 +35,11 @@ class SessionGate:
 
     ``turn_busy(session_hash, fn_index)`` says whether a join for ``fn_index`` starts a turn
     while the session already has one queued or running; ``fn_exists(fn_index)`` whether such a
-    listener exists; ``payload_problem(fn_index, body)`` why the body's values cannot go to it. Both are set once the Blocks are built.
+    listener exists; ``payload_problem(fn_index, body)`` why the body's values cannot go to it. All three
+    are set once the Blocks are built.
     """
 
-    quotas: Quotas
+    quotas: Quotas | None  # None on a local deployment: only this machine reaches it, nothing to ration
     proxy_hops: int
     max_body_bytes: int
     max_known_sessions: int
@@ -56,7 +57,7 @@ class SessionGate:
         session = body.get("session_hash")
         session = session if isinstance(session, str) and 0 < len(session) <= 64 else None
         if session is None or session not in self.known:
-            if not self.quotas.take_session(address):
+            if self.quotas is not None and not self.quotas.take_session(address):
                 return 429, ("Too many new sessions from your network: please reuse an open page "
                              "or come back in a while.")
             if session is not None:
