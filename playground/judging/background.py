@@ -83,7 +83,7 @@ class JudgeQueue:
             self._active += 1
             try:
                 await judge_turn(self.judge, self.store, turn_id)
-            except Exception:  # noqa: BLE001 — one turn's failure (e.g. the store) never stops the worker
+            except Exception:
                 log.exception("judging turn %s failed", turn_id)
             finally:
                 self._active -= 1

@@ -27,7 +27,12 @@ from playground.judging.runner import Judge, judged_positions
 from playground.settings import ASSETS_DIR, SettingsError, load_settings
 from playground.store.db import DEFAULT_URL, Store, VoteFilter, get_turn, open_store
 from playground.store.filters import parse_moment
-from playground.store.judgements import gold_references, judged_pairs, save_judgement, turns_to_judge
+from playground.store.judgements import (
+    gold_references,
+    judged_pairs,
+    save_judgement,
+    turns_to_judge,
+)
 
 Pair = tuple[str, int, int]  # turn id, pos_a, pos_b
 

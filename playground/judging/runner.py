@@ -24,12 +24,24 @@ from playground.backends.base import Backend
 from playground.backends.errors import BackendError
 from playground.hermes.chatml import history_messages
 from playground.hermes.jsonmode import grammar_for
-from playground.judging.prompts import JudgeCase, JudgePrompt, judge_messages, side_texts
+from playground.judging.prompts import (
+    JudgeCase,
+    JudgePrompt,
+    judge_messages,
+    side_texts,
+)
 from playground.judging.verdict import Reading, read_verdict, to_positions
 from playground.store.judgements import Judgement
 from playground.store.pairs import assistant_side, same_context
 from playground.turn import build_request
-from playground.types import EndEvent, Message, PaneOutput, SamplingParams, TokenEvent, TurnRecord
+from playground.types import (
+    EndEvent,
+    Message,
+    PaneOutput,
+    SamplingParams,
+    TokenEvent,
+    TurnRecord,
+)
 
 JUDGE_SAMPLING = SamplingParams(temperature=0.0, repetition_penalty=1.0, max_new_tokens=512)  # greedy, as MT-Bench
 BUSY_POLL_S = 0.25

@@ -18,10 +18,10 @@ import gradio as gr
 
 from playground.hermes.chatml import find_special_token
 from playground.judging.background import judge_turn
-from playground.limits import InputRefused
 from playground.judging.batch import BatchProgress, pairs_to_judge, run_batch
 from playground.judging.prompts import JudgePrompt
 from playground.judging.runner import JudgeFactory
+from playground.limits import InputRefused
 from playground.settings import Settings
 from playground.store.db import Store
 from playground.store.errors import TurnNotFoundError

@@ -40,7 +40,7 @@ def app_args(servers: dict[str, TGITestServer], db: str, *extra: str) -> list[st
             "--database-url", db, "--judge", "judge", "--judge-when", "every-turn", *extra]
 
 
-def wait_for(condition, timeout_s: float = 60.0) -> bool:  # noqa: ANN001
+def wait_for(condition, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():

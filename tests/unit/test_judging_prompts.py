@@ -11,7 +11,12 @@ import pytest
 import playground.judging.prompts
 import playground.judging.runner
 import playground.judging.verdict
-from playground.judging.prompts import JudgePromptError, choose_judge_prompt, judge_presets, parse_judge_prompt
+from playground.judging.prompts import (
+    JudgePromptError,
+    choose_judge_prompt,
+    judge_presets,
+    parse_judge_prompt,
+)
 from playground.judging.verdict import read_verdict
 from playground.settings import ASSETS_DIR, SettingsError, load_settings
 
