@@ -22,7 +22,7 @@ from itertools import combinations
 
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
-from playground.hermes.chatml import history_messages
+from playground.hermes.chatml import ForgedTurnError, history_messages
 from playground.hermes.jsonmode import grammar_for
 from playground.judging.prompts import (
     JudgeCase,
@@ -129,8 +129,11 @@ class Judge:
     async def ask(self, case: JudgeCase) -> Asked:
         """Send one judging call and read its verdict; failures are readings with an error."""
         grammar = grammar_for(self.prompt.schema) if self.backend.spec.kind == "tgi" else None
-        request = build_request(judge_messages(self.prompt, case), JUDGE_SAMPLING,
-                                self.backend.spec.tool_response_role, grammar)
+        try:
+            request = build_request(judge_messages(self.prompt, case), JUDGE_SAMPLING,
+                                    self.backend.spec.tool_response_role, grammar)
+        except ForgedTurnError as exc:  # a door missed a special token: judged as an error, never sent
+            return Asked("", Reading(None, error=f"not sent to the judge: {exc}"), None)
         while self.busy():
             await asyncio.sleep(BUSY_POLL_S)
         assert self.slots is not None
