@@ -28,6 +28,7 @@ from playground.store.errors import TurnNotFoundError
 from playground.store.filters import vote_filter
 from playground.ui.access import Gatekeeper
 from playground.ui.inputs import refusal
+from playground.ui.judge_calibration import build_calibration
 
 MAX_TURN_ID_CHARS = 64
 
@@ -94,6 +95,8 @@ def build_judge_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekee
         judge_batch = gr.Button("Judge matching turns (resumes: judged pairs are skipped)", size="sm",
                                 elem_id="judge-batch")
         result = gr.Markdown("", elem_id="judge-result")
+        with gr.Accordion("Calibration against the human votes", open=True, elem_id="judge-calibration"):
+            build_calibration(store, gate, settings)
 
     def chosen_prompt(preset_id: Any, text: Any) -> JudgePrompt:
         if preset_id not in presets:
