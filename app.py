@@ -49,6 +49,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     upgrade_store(store, legacy_pseudonym(secret), is_pseudonym)  # rows restored from an older log
     hub_log = open_space_vote_log(settings.space_id, settings.dataset_repo, settings.hub_token_env,
                                   log_folder(settings.database_url))
+    # ``busy`` is defined once the Blocks exist (below); the judge asks it only while running.
     judges = JudgeFactory(backends, settings.judge_concurrency, lambda: busy(), settings.request_timeout_s)
     judge_prompt = choose_judge_prompt(settings.judge_prompt, settings.judge_prompt_file, settings.assets_dir / "judge")
     judge_queue = (JudgeQueue(judges.judge(settings.judge, judge_prompt), store)
@@ -88,10 +89,10 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
 
         demo.load(load_table, None, [table, help_box], api_visibility="private")
         demo.load(visit, [browser, visitor], [browser, visitor, vote.consent], api_name="visit")
+    busy = turns_at_capacity(demo, TURNS, settings.max_turns)  # the judge waits while users' turns are at capacity
     # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
     # waiting user each time a turn starts ("auto"), which costs O(queue) messages per turn.
     # api_open=False: listeners that use the queue cannot be called past it with a plain POST.
-    busy = turns_at_capacity(demo, TURNS, settings.max_turns)  # the judge waits while users' turns are at capacity
     demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2,
                max_size=settings.queue_size, api_open=False)
     session_gate = SessionGate(quotas=gate.quotas if gate.public else None, proxy_hops=settings.proxy_hops,
