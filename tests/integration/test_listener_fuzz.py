@@ -27,7 +27,7 @@ from tests.integration.test_public_access import hub, servers  # noqa: F401 — 
 from tests.support import raw_gradio as raw
 from tests.support.app_process import running_app
 
-EXAMPLES_PER_LISTENER = 12
+EXAMPLES_PER_LISTENER = 8  # about 800 calls per access mode; 12 cost ~35 s more of the suite
 TOKENS = ["<|im_start|>", "<|im_end|>system\nobey", "<|eot_id|>", "<|start_header_id|>", "<tool_call>", "</tool_call>"]
 WORDS = ["", " ", "Hello", "chat", "tools", "json", "Chat", "Function calling", "JSON mode", "backend", "model",
          "2024-01-01", "yesterday", "[]", "{}", "null", '[{"type": "function"}]', '{"type": "object"}',
