@@ -20,7 +20,7 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 # every stack); samples outside any callback are the loop's own work (select, scheduling).
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backend stream (playground/backends + hub client + httpx2)", ("playground/backends/",)),
-    ("turn merge (playground/turn.py)", ("playground/turn.py",)),
+    ("turn merge (playground/compare/run.py)", ("playground/compare/run.py",)),
     ("pane formatting (playground/ui)", ("playground/ui/",)),
     ("gradio per-yield processing (postprocess, diff)", ("gradio/blocks.py", "gradio/components/",
                                                          "gradio/processing_utils.py", "gradio/data_classes.py",

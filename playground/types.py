@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from playground.context_budget import TokenBudget
+    from playground.compare.budget import TokenBudget
     from playground.hermes.jsonmode import JsonCheck
 
 Role = Literal["system", "user", "assistant", "tool"]
-BackendKind = Literal["tgi", "openai"]
+BackendKind = str
+"""A key of ``backends.registry.BACKENDS`` (``"tgi"``, ``"openai"``, …): checked when settings load and
+when a backend is built, so adding a kind touches only the backends package."""
 Mode = Literal["chat", "tools", "json"]
 FinishReason = Literal["length", "eos_token", "stop_sequence", "stop", "unknown"]
 PaneStatus = Literal["idle", "waiting", "streaming", "tool_input", "done", "error", "stopped"]

@@ -33,7 +33,7 @@ from playground.judging.prompts import (
 from playground.judging.verdict import Reading, read_verdict, to_positions
 from playground.store.judgements import Judgement
 from playground.store.pairs import assistant_side, same_context
-from playground.turn import build_request
+from playground.compare.run import build_request
 from playground.types import (
     EndEvent,
     Message,
@@ -128,7 +128,7 @@ class Judge:
 
     async def ask(self, case: JudgeCase) -> Asked:
         """Send one judging call and read its verdict; failures are readings with an error."""
-        grammar = grammar_for(self.prompt.schema) if self.backend.spec.kind == "tgi" else None
+        grammar = grammar_for(self.prompt.schema) if self.backend.capabilities.grammar else None
         try:
             request = build_request(judge_messages(self.prompt, case), JUDGE_SAMPLING,
                                     self.backend.spec.tool_response_role, grammar)

@@ -9,13 +9,13 @@ from typing import Any
 
 import gradio as gr
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends.base import Backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import ToolContext, load_stock_table
-from playground.pacing import UpdatePacer
+from playground.compare.pacing import UpdatePacer
 from playground.settings import Settings
-from playground.turn_setup import (
+from playground.compare.prepare import (
     SHARED,
     TurnChoices,
     TurnSetupError,
@@ -30,7 +30,7 @@ from playground.ui.blind import names_hidden, pane_name, shown_pane, shown_summa
 from playground.ui.inputs import refusal
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
-    MODES,
+    MODE_LABELS,
     ModeAssets,
     ModeWidgets,
     SystemPromptWidgets,
@@ -148,7 +148,7 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Accordion("System prompt", open=True):
         system = build_system_prompt(assets, "System prompt", "system-prompt")
     with mode_row:
-        mode = gr.Radio(list(MODES), value="Chat", label="Mode", elem_id="mode")
+        mode = gr.Radio(list(MODE_LABELS), value=next(iter(MODE_LABELS)), label="Mode", elem_id="mode")
     modes = build_modes(assets, mode)
     with gr.Accordion("Sampling (Nous reference defaults)", open=False):
         sampling = _sampling_widgets()
@@ -253,12 +253,12 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     wire_modes(w.modes, w.system, w.assets)
 
     def choices_from(values: Mapping[Any, Any]) -> TurnChoices:
-        if values[w.modes.mode] not in MODES:
-            raise refusal(f"Mode must be one of {', '.join(MODES)}.")
+        if values[w.modes.mode] not in MODE_LABELS:
+            raise refusal(f"Mode must be one of {', '.join(MODE_LABELS)}.")
         own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
                     else SHARED for p in w.panes)
         return TurnChoices(
-            mode=MODES[values[w.modes.mode]],
+            mode=MODE_LABELS[values[w.modes.mode]],
             sampling=sampling_from_widgets(*(values[c] for c in w.sampling), limits=settings.limits),
             system=system_value(values[w.system.no_system], values[w.system.text]), pane_systems=own,
             tools_text=values[w.modes.tools], schema_text=values[w.modes.schema],

@@ -1,6 +1,6 @@
 """The vote panel under the Compare panes: store every finished turn, vote on it, reveal blind names.
 
-Thin: widget values become a ``Vote`` (rules in ``playground.voting``), stored by
+Thin: widget values become a ``Vote`` (rules in ``playground.compare.votes``), stored by
 ``playground.store``. A vote is acknowledged ("Vote saved") only after ``record_vote``
 returned, i.e. after its transaction committed.
 """
@@ -16,19 +16,19 @@ from typing import Any
 import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
-from playground import voting
+from playground.compare import votes as voting
 from playground.backends.base import Backend
 from playground.settings import Settings
 from playground.store.db import Store, VotedTurn, record_vote, save_turn
 from playground.store.errors import StoreError
 from playground.store.hub import HubVoteLog
-from playground.turn_record import is_finished, not_votable_reason, turn_record
+from playground.compare.record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Vote, VoteKind
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
 from playground.ui.inputs import refusal
 from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
-from playground.voting import VoteSession
+from playground.compare.votes import VoteSession
 
 log = logging.getLogger(__name__)
 MODEL_INFO_TIMEOUT_S = 3.0

@@ -8,7 +8,7 @@ import logging
 import httpx2
 import pytest
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends import errors as e
 from playground.backends.redact import Redactor
 from playground.backends.registry import make_backend

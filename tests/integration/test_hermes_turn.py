@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends.registry import make_backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import builtin_tool_schemas

@@ -22,7 +22,7 @@ from playground.store.restore import Restored, dumps, replay, restore_space_stor
 from playground.store.synthetic import make_turn
 from playground.types import Vote
 from playground.ui.vote import append_to_hub
-from playground.voting import VoteSession
+from playground.compare.votes import VoteSession
 from tests.integration.test_export import FakeHub
 from tests.support.app_process import free_port
 from tests.support.fake_hub import FakeHubServer, fake_hub, point_hub_client_at

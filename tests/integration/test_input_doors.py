@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends.registry import make_backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import ToolContext
-from playground.turn_setup import TurnChoices, TurnSetupError, start_turn
+from playground.compare.prepare import TurnChoices, TurnSetupError, start_turn
 from playground.types import BackendSpec, CompareSession, PaneState, SamplingParams
 from tests.support.tgi_protocol import Behavior
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends.registry import make_backend
-from playground.pacing import UpdatePacer
+from playground.compare.pacing import UpdatePacer
 from playground.types import BackendSpec, Message, PaneState, SamplingParams
 from tests.support.app_process import free_port
 from tests.support.tgi_protocol import Behavior

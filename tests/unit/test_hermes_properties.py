@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-import playground.context_budget
+import playground.compare.budget
 import playground.hermes.builtin_tools
 import playground.hermes.chatml
 import playground.hermes.jsonmode
@@ -19,7 +19,7 @@ import playground.hermes.tool_calls
 import playground.hermes.tool_loop
 import playground.hermes.tools
 import playground.limits
-import playground.pacing
+import playground.compare.pacing
 import playground.safe_markdown
 from playground.hermes.builtin_tools import ToolArgumentError, calculator
 from playground.hermes.chatml import FORBIDDEN_TOKENS, ForgedTurnError, render_chatml
@@ -154,7 +154,7 @@ def test_tool_response_is_json_with_name_and_content(name, content):
 @pytest.mark.parametrize("module", [
     playground.hermes.chatml, playground.hermes.tools, playground.hermes.tool_calls, playground.hermes.jsonmode,
     playground.hermes.reasoning, playground.hermes.builtin_tools, playground.hermes.presets,
-    playground.hermes.tool_loop, playground.hermes.system_prompt, playground.context_budget, playground.pacing,
+    playground.hermes.tool_loop, playground.hermes.system_prompt, playground.compare.budget, playground.compare.pacing,
     playground.limits, playground.safe_markdown,
 ])
 def test_docstring_examples_hold(module):

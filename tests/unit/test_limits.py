@@ -11,8 +11,8 @@ from playground.hermes.builtin_tools import ToolContext
 from playground.hermes.chatml import FORBIDDEN_TOKENS, history_content, render_chatml
 from playground.hermes.presets import PresetError, parse_preset
 from playground.limits import SEED_MAX, TextLimits, gold_edit_problem
-from playground.turn import build_request
-from playground.turn_setup import (
+from playground.compare.run import build_request
+from playground.compare.prepare import (
     TurnChoices,
     TurnSetupError,
     sampling_from_widgets,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from playground.context_budget import TokenBudget, byte_bound
+from playground.compare.budget import TokenBudget, byte_bound
 from playground.hermes.builtin_tools import builtin_tool_schemas
 from playground.hermes.chatml import GENERATION_PROMPT, merge_tool_turns, render_chatml, render_turn
 from playground.hermes.jsonmode import render_json_system_prompt

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from playground import voting
+from playground.compare import votes as voting
 from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
-from playground.turn_record import is_finished, not_votable_reason, turn_record
+from playground.compare.record import is_finished, not_votable_reason, turn_record
 from playground.types import CompareSession, Message, PaneMetrics, PaneState, Vote
-from playground.voting import VoteSession
+from playground.compare.votes import VoteSession
 
 
 def pane(backend: str, reply: str = "ok", status: str = "done", system: str | None = "sys", **kw) -> PaneState:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from playground import turn
+from playground.compare import run as turn
 from playground.backends.base import Backend
 from playground.hermes.builtin_tools import ToolContext
 from playground.hermes.jsonmode import grammar_for, validate_json_schema_text

@@ -20,13 +20,13 @@ from typing import Any
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
 from playground.backends.windows import ContextWindows
-from playground.context_budget import PromptTooLong, TokenBudget, byte_bound, estimate_tokens
+from playground.compare.budget import PromptTooLong, TokenBudget, byte_bound, estimate_tokens
 from playground.hermes.builtin_tools import ToolContext
 from playground.hermes.chatml import history_messages, merge_tool_turns, render_chatml
 from playground.hermes.jsonmode import JsonCheck, check_json_reply
 from playground.hermes.tool_loop import answer_tool_calls, tool_messages
 from playground.hermes.tools import parse_tool_calls
-from playground.pacing import UpdatePacer
+from playground.compare.pacing import UpdatePacer
 from playground.types import (
     EndEvent,
     Exchange,

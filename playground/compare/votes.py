@@ -21,7 +21,7 @@ from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
 from playground.safe_markdown import code_span, escape_inline
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import Ranking, vote_ranking, winner_position
-from playground.turn_record import not_votable_reason
+from playground.compare.record import not_votable_reason
 from playground.types import CompareSession, PaneMetrics, PaneState, TurnRecord, Vote, VoteKind
 
 PAIR_CHOICES: dict[str, str] = {"a": "A is better", "b": "B is better", "tie": "Tie", "bothbad": "Both are bad"}
