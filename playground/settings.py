@@ -18,6 +18,12 @@ from typing import Literal
 
 from playground.access.identity import Access
 from playground.access.quotas import QuotaSettings
+from playground.backends.registry import (
+    BACKENDS,
+    DEFAULT_KIND,
+    UnknownBackendKind,
+    kind_class,
+)
 from playground.limits import TextLimits, limit_env, limit_option
 from playground.types import BackendSpec
 
@@ -104,21 +110,28 @@ def _slug(text: str) -> str:
 
 
 def parse_backend_arg(value: str) -> BackendSpec:
-    """Parse ``label=URL`` or ``label=openai:URL`` (``tgi:`` is the default kind).
+    """Parse ``label=URL`` or ``label=KIND:URL`` (a kind of ``registry.BACKENDS``; ``tgi`` by default).
 
     >>> parse_backend_arg("Local 8B=http://127.0.0.1:8080").kind
     'tgi'
+    >>> parse_backend_arg("vLLM=openai:http://127.0.0.1:8000").kind
+    'openai'
     """
     label, sep, target = value.partition("=")
     if not sep or not label.strip() or not target.strip():
         raise SettingsError(f"--backend {value!r}: expected LABEL=URL, e.g. 'Hermes 3 8B=http://127.0.0.1:8080'")
-    kind = "tgi"
-    for prefix in ("tgi:", "openai:"):
-        if target.startswith(prefix):
-            kind, target = prefix[:-1], target[len(prefix):]
+    kind, colon, rest = target.partition(":")
+    if colon and not rest.startswith("//") and re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
+        target = rest
+        try:
+            kind_class(kind, _slug(label))
+        except UnknownBackendKind as exc:
+            raise SettingsError(f"--backend {value!r}: {exc} (before an http(s) URL)") from None
+    else:
+        kind = DEFAULT_KIND
     if not re.match(r"^https?://[^\s/]+", target):
         raise SettingsError(f"--backend {value!r}: {target!r} is not an http(s) URL")
-    return BackendSpec(id=_slug(label), label=label.strip(), base_url=target.rstrip("/"), kind=kind)  # type: ignore[arg-type]
+    return BackendSpec(id=_slug(label), label=label.strip(), base_url=target.rstrip("/"), kind=kind)
 
 
 def _spec_from_entry(entry: Mapping[str, object], env: Mapping[str, str], source: str) -> BackendSpec | None:
@@ -130,10 +143,12 @@ def _spec_from_entry(entry: Mapping[str, object], env: Mapping[str, str], source
     url = str(entry.get("url") or env.get(str(entry.get("url_env", "")), "")).strip()
     if not url:
         return None
-    kind = entry.get("kind", "tgi")
-    role = entry.get("tool_response_role", "tool")
-    if kind not in ("tgi", "openai"):
-        raise SettingsError(f"{source}: backend {backend_id!r} has kind {kind!r}; use 'tgi' or 'openai'")
+    kind = str(entry.get("kind", DEFAULT_KIND))
+    try:
+        capabilities = kind_class(kind, backend_id).capabilities
+    except UnknownBackendKind as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+    role = entry.get("tool_response_role", capabilities.tool_response_role)
     if role not in ("tool", "user"):
         raise SettingsError(f"{source}: backend {backend_id!r} has tool_response_role {role!r}; use 'tool' or 'user'")
     window = entry.get("context_window")
@@ -141,7 +156,7 @@ def _spec_from_entry(entry: Mapping[str, object], env: Mapping[str, str], source
         id=backend_id,
         label=str(entry.get("label", backend_id)),
         base_url=url.rstrip("/"),
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         model_id=str(entry.get("model_id", "")),
         token_env=str(entry["token_env"]) if entry.get("token_env") else None,
         tool_response_role=role,  # type: ignore[arg-type]
@@ -189,7 +204,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     """The command line of ``python app.py``."""
     parser = argparse.ArgumentParser(description="Hermes Playground: compare Hermes models side by side.")
     parser.add_argument("--backend", action="append", default=[], metavar="LABEL=URL",
-                        help="add a backend (repeatable); prefix the URL with openai: for chat-completions servers")
+                        help="add a backend (repeatable); prefix the URL with its kind, one of "
+                             f"{', '.join(f'{kind}:' for kind in BACKENDS)} (default {DEFAULT_KIND}:)")
     parser.add_argument("--backends-file", type=Path, help=f"TOML backends file (default: {DEFAULT_BACKENDS_FILE})")
     parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1; 0.0.0.0 on Spaces)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860 or $GRADIO_SERVER_PORT)")

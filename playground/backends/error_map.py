@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import aiohttp
-import httpx2
-from huggingface_hub.errors import (
-    GenerationError,
-    HfHubHTTPError,
-    IncompleteGenerationError,
-    InferenceTimeoutError,
-    OverloadedError,
-    TextGenerationError,
-    ValidationError,
-)
+import orjson
 
 from playground.backends import errors as e
 from playground.backends.redact import Redactor, hide_addresses, mask_url_credentials
@@ -44,15 +36,9 @@ _STATUS_ERRORS: dict[int, tuple[type[e.BackendError], str]] = {
     503: (e.BackendUnhealthy, "The server is not ready (still loading?); check its /health."),
 }
 
-# huggingface_hub's text-generation errors and the TGI error_type each one stands for.
-_HUB_ERROR_TYPES: tuple[tuple[type[TextGenerationError], str], ...] = (
-    (OverloadedError, "overloaded"), (ValidationError, "validation"),
-    (IncompleteGenerationError, "incomplete_generation"), (GenerationError, "generation"),
-    (TextGenerationError, "unknown"),
-)
-_DROPPED = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError,
-            aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-_BAD_URL = (httpx2.InvalidURL, httpx2.UnsupportedProtocol, aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
+_CHAT_ERROR_TYPES = {422: "validation", 429: "overloaded"}  # an in-stream chat error's http_status_code
+_DROPPED = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_BAD_URL = (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
 
 
 class ErrorMapper:
@@ -81,6 +67,19 @@ class ErrorMapper:
         cls, hint = _STATUS_ERRORS.get(status, (e.BackendError, "Check the server's logs."))
         return self._build(cls, f"{self.spec.label} answered HTTP {status}", hint, detail)
 
+    async def from_response(self, response: aiohttp.ClientResponse) -> e.BackendError:
+        """The error for an HTTP error answer, with the server's own message where it gave one."""
+        return self.from_status(response.status, await error_text(response))
+
+    def from_stream_error(self, payload: dict[str, Any]) -> e.BackendError:
+        """The error for an error event after HTTP 200: TGI's ``{"error": str, "error_type"}`` or a chat
+        server's ``{"error": {"message", "http_status_code"}}`` (PROTOCOLS.md §5.3, §5.4)."""
+        error = payload.get("error")
+        if isinstance(error, dict):
+            return self.from_event(str(error.get("message", error)),
+                                   _CHAT_ERROR_TYPES.get(error.get("http_status_code"), "generation"))
+        return self.from_event(str(error), payload.get("error_type"))
+
     def from_event(self, message: str, error_type: str | None) -> e.BackendError:
         """The error for TGI's ``{"error", "error_type"}`` event after HTTP 200 (PROTOCOLS.md §5.3)."""
         label = self.spec.label
@@ -100,27 +99,14 @@ class ErrorMapper:
         return error
 
     def from_exception(self, exc: BaseException) -> e.BackendError:
-        """Map a hub, ``httpx2`` or ``aiohttp`` exception to a typed error that says what to do."""
+        """Map an ``aiohttp`` or timeout exception to a typed error that says what to do."""
         if isinstance(exc, e.BackendError):
             return exc
-        if isinstance(exc, httpx2.ResponseNotRead) and exc.__context__ is not None:
-            return self.from_exception(exc.__context__)  # the hub failed while describing an HTTP error
-        if isinstance(exc, TextGenerationError) and isinstance(exc.args[0] if exc.args else None, dict):
-            error = exc.args[0]  # chat streams put errors in {"message", "http_status_code"}
-            error_type = {422: "validation", 429: "overloaded"}.get(error.get("http_status_code"), "generation")
-            return self.from_event(str(error.get("message", exc)), error_type)
-        for hub_class, error_type in _HUB_ERROR_TYPES:
-            if isinstance(exc, hub_class):
-                return self.from_event(str(exc), error_type)
-        if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException | asyncio.TimeoutError):
+        if isinstance(exc, asyncio.TimeoutError):  # aiohttp's socket timeouts are TimeoutErrors too
             return self._build(e.BackendTimeout, f"{self.spec.label} sent nothing for too long",
                                "The server may be overloaded or stuck; check it, or raise the timeout.", operator=str(exc))
-        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-            response = exc.response
-            detail = error_body(response) or f"{response.status_code} {response.reason_phrase}".strip()
-            return self.from_status(response.status_code, detail)
-        if isinstance(exc, httpx2.ConnectError | aiohttp.ClientConnectorError):
-            reason = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) else None
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror
             return self._build(e.BackendUnreachable, f"Cannot connect to {self.spec.label}",
                                "Is the server running, and is the URL right?",
                                reason or str(exc) or "connection refused", operator=str(exc))
@@ -153,10 +139,12 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
-def error_body(response: httpx2.Response) -> str | None:
-    """TGI's ``{"error": ...}`` / OpenAI's ``{"error": {"message": ...}}`` text, if readable."""
+async def error_text(response: aiohttp.ClientResponse) -> str:
+    """TGI's ``{"error": ...}`` / OpenAI's ``{"error": {"message": ...}}`` text, else the status line."""
     try:
-        error = response.json().get("error")
-    except (httpx2.ResponseNotRead, ValueError, AttributeError):
-        return None
-    return str(error.get("message")) if isinstance(error, dict) else error
+        error = orjson.loads(await response.read()).get("error")
+    except (TimeoutError, aiohttp.ClientError, ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict):
+        error = error.get("message")
+    return str(error) if error else f"{response.status} {response.reason or ''}".strip()

@@ -9,6 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from playground.types import EndEvent
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """One decoded ``data:`` payload: the token text to show (if any) and the end (if final)."""
+
+    text: str | None
+    end: EndEvent | None
 
 
 async def data_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

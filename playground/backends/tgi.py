@@ -1,26 +1,26 @@
 """TGI backends: raw ChatML streamed from ``/generate_stream`` (PROTOCOLS.md §5).
 
-Streams are read with a lean ``data:``-line reader on a pooled aiohttp session
-(``stream_session.py``) rather than ``AsyncInferenceClient.text_generation``: under load the hub
-client's per-token parsing and its HTTP stack were the largest part of the app's backend CPU
-(README, Benchmarks: the profile), and it never gave a streamed connection back to the pool.
-Errors keep the hub path's types and words. ``/info`` and ``/tokenize`` stay on ``httpx2``.
+Streams are read with a lean ``data:``-line reader on the backend's pooled aiohttp session
+(``http.py``) rather than ``AsyncInferenceClient.text_generation``: under load the hub client's
+per-token parsing and its HTTP stack were the largest part of the app's backend CPU (README,
+Benchmarks: the profile), and it never gave a streamed connection back to the pool. Errors keep
+the hub path's types and words. ``/info`` and ``/tokenize`` go through the same session.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from playground.backends import errors as e
+from playground.backends.base import BackendCapabilities
 from playground.backends.error_map import ErrorMapper
-from playground.backends.http import get_json, make_http_client, probe
+from playground.backends.http import HttpSession, probe
 from playground.backends.redact import Redactor
-from playground.backends.sse import data_lines, drain
-from playground.backends.stream_session import StreamSession
+from playground.backends.sse import ParsedEvent
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -28,11 +28,11 @@ from playground.types import (
     GenerationRequest,
     SamplingParams,
     StreamEvent,
-    TokenEvent,
 )
 
-MAX_STOP_SEQUENCES = 4  # TGI's default --max-stop-sequences
-DRAIN_S = 0.25  # after the final event, how long to wait for the body's end so the connection is reused
+CAPABILITIES = BackendCapabilities(raw_chatml_prompt=True, grammar=True, tokenize=True,
+                                   max_stop_sequences=4,  # TGI's default --max-stop-sequences
+                                   stream_path="/generate_stream")
 
 
 def tgi_parameters(params: SamplingParams) -> dict[str, Any]:
@@ -44,8 +44,9 @@ def tgi_parameters(params: SamplingParams) -> dict[str, Any]:
     >>> tgi_parameters(SamplingParams(temperature=0.0, top_p=1.0))["do_sample"]
     False
     """
-    if len(params.stop) > MAX_STOP_SEQUENCES:
-        raise e.BackendRejected(f"{len(params.stop)} stop sequences given; TGI accepts at most {MAX_STOP_SEQUENCES}.",
+    limit = CAPABILITIES.max_stop_sequences
+    if limit is not None and len(params.stop) > limit:
+        raise e.BackendRejected(f"{len(params.stop)} stop sequences given; TGI accepts at most {limit}.",
                                 "Remove some stop sequences.")
     sample = params.temperature > 0
     out: dict[str, Any] = {
@@ -75,14 +76,6 @@ def tgi_body_parameters(request: GenerationRequest) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class ParsedEvent:
-    """One ``/generate_stream`` event: the token text to show (if any) and the end (if final)."""
-
-    text: str | None
-    end: EndEvent | None
-
-
 def parse_event(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
     """Decode one ``data:`` payload; ``None`` for ``[DONE]`` (not TGI's, but it ends a stream).
 
@@ -97,7 +90,7 @@ def parse_event(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
         return None
     payload = orjson.loads(data)
     if payload.get("error") is not None:
-        raise errors.from_event(str(payload["error"]), payload.get("error_type"))
+        raise errors.from_stream_error(payload)
     token = payload.get("token") or {}
     text = token.get("text") if not token.get("special") else None
     details = payload.get("details")
@@ -108,11 +101,12 @@ def parse_event(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
 class TGIBackend:
     """A Text Generation Inference server, fed the exact ChatML text the inspector shows."""
 
+    capabilities: ClassVar[BackendCapabilities] = CAPABILITIES
+
     def __init__(self, spec: BackendSpec, timeout_s: float = 120.0, redactor: Redactor | None = None) -> None:
         self.spec = spec
         self._errors = ErrorMapper(spec, redactor)
-        self._http = make_http_client(spec, timeout_s)
-        self._streams = StreamSession(self._errors, timeout_s)
+        self._http = HttpSession(self._errors, timeout_s)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
         """Stream ``request.prompt``; see ``Backend.stream``.
@@ -122,41 +116,26 @@ class TGIBackend:
                 HTTP 200, a dropped connection, and a stream that ends without TGI's final event.
         """
         body = {"inputs": request.prompt, "parameters": tgi_body_parameters(request)}
-        try:
-            async with self._streams.post("/generate_stream", body) as response:
-                lines = data_lines(response.content.iter_any())
-                async for data in lines:
-                    event = parse_event(data, self._errors)
-                    if event is None:
-                        break
-                    if event.text is not None:
-                        yield TokenEvent(event.text)
-                    if event.end is not None:
-                        yield event.end
-                        await drain(lines, DRAIN_S)
-                        return
-        except e.BackendError:
-            raise
-        except Exception as exc:  # noqa: BLE001 — every failure becomes a typed BackendError
-            raise self._errors.from_exception(exc) from exc
-        raise self._errors.incomplete("its final event")
+        events = self._http.stream_events(CAPABILITIES.stream_path, body, lambda data: parse_event(data, self._errors),
+                                          "its final event")
+        async with contextlib.aclosing(events):  # closing this stream closes the connection at once
+            async for event in events:
+                yield event
 
     async def info(self) -> BackendInfo:
         """Read ``/info``: model id and ``max_total_tokens`` as the context window."""
         def parse(payload: dict[str, Any]) -> tuple[str | None, int | None]:
             return payload.get("model_id"), payload.get("max_total_tokens")
-        return await probe(self._errors, lambda: get_json(self._http, f"{self.spec.base_url}/info", self._errors), parse)
+        return await probe(self._errors, lambda: self._http.json("/info"), parse)
 
     async def count_tokens(self, request: GenerationRequest) -> int | None:
         """Token count of the raw prompt from TGI's ``/tokenize`` (BOS included by the server)."""
         try:
-            tokens = await get_json(self._http, f"{self.spec.base_url}/tokenize", self._errors,
-                                    json={"inputs": request.prompt})
+            tokens = await self._http.json("/tokenize", {"inputs": request.prompt})
         except Exception:  # noqa: BLE001 — no tokenizer route: the caller estimates instead
             return None
         return len(tokens)
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP clients."""
-        await self._streams.aclose()
+        """Close the pooled HTTP connections."""
         await self._http.aclose()

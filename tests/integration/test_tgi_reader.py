@@ -46,7 +46,7 @@ async def test_a_finished_stream_gives_its_connection_back_to_the_pool(tgi_serve
     backend = backend_for(server.url)
     for _ in range(3):
         assert isinstance((await collect(backend))[-1], EndEvent)
-    idle = backend._streams._sessions[False].connector._conns  # noqa: SLF001 — aiohttp has no public view of its pool
+    idle = backend._http._sessions[False].connector._conns  # noqa: SLF001 — aiohttp has no public view of its pool
     assert sum(len(c) for c in idle.values()) == 1, "each stream opened a new connection (a TLS handshake on HTTPS)"
     assert server.disconnects == 0
     await backend.aclose()
