@@ -2,7 +2,7 @@
 
 Streams are read with the same lean ``data:``-line reader and pooled aiohttp session as TGI's
 (``http.py``, ``sse.py``): a fifth of the client CPU per stream of ``AsyncInferenceClient.chat_completion``
-on the same server (issue 10's micro-benchmark), and no private hook into the hub client's pool.
+against the same server (README, Backend clients), and no private hook into the hub client's pool.
 """
 
 from __future__ import annotations
