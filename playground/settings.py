@@ -123,15 +123,16 @@ def parse_backend_arg(value: str) -> BackendSpec:
     kind, colon, rest = target.partition(":")
     if colon and not rest.startswith("//") and re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
         target = rest
-        try:
-            kind_class(kind, _slug(label))
-        except UnknownBackendKind as exc:
-            raise SettingsError(f"--backend {value!r}: {exc} (before an http(s) URL)") from None
     else:
         kind = DEFAULT_KIND
+    try:
+        capabilities = kind_class(kind, _slug(label)).capabilities
+    except UnknownBackendKind as exc:
+        raise SettingsError(f"--backend {value!r}: {exc} (before an http(s) URL)") from None
     if not re.match(r"^https?://[^\s/]+", target):
         raise SettingsError(f"--backend {value!r}: {target!r} is not an http(s) URL")
-    return BackendSpec(id=_slug(label), label=label.strip(), base_url=target.rstrip("/"), kind=kind)
+    return BackendSpec(id=_slug(label), label=label.strip(), base_url=target.rstrip("/"), kind=kind,
+                       tool_response_role=capabilities.tool_response_role)
 
 
 def _spec_from_entry(entry: Mapping[str, object], env: Mapping[str, str], source: str) -> BackendSpec | None:
