@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from playground.compare.budget import TokenBudget
-    from playground.hermes.jsonmode import JsonCheck
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 BackendKind = str
 """A key of ``backends.registry.BACKENDS`` (``"tgi"``, ``"openai"``, …): checked when settings load and
 when a backend is built, so adding a kind touches only the backends package."""
-Mode = Literal["chat", "tools", "json"]
+Mode = str  # a mode id declared in hermes/modes.py (MODES: "chat", "tools", "json", ...)
 FinishReason = Literal["length", "eos_token", "stop_sequence", "stop", "unknown"]
 PaneStatus = Literal["idle", "waiting", "streaming", "tool_input", "done", "error", "stopped"]
 """``tool_input``: the turn is paused until the user types a result for a tool that is not built in."""
@@ -53,6 +49,7 @@ class SamplingParams:
     max_new_tokens: int = 750
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    same_seed: bool = True  # False: pane i gets seed + i (see ``pane_seed``)
 
 
 @dataclass(frozen=True)
@@ -148,81 +145,6 @@ class ToolStep:
     duration_s: float | None = None
     builtin: bool = False
     pending: bool = False
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One finished (or failed, or stopped) exchange as a pane keeps it for display.
-
-    ``history_start`` is where the exchange begins in the pane's ``history`` (to drop it on
-    Regenerate); the other fields mirror the ``PaneState`` fields of the turn it ended.
-    """
-
-    user: str
-    reply: str
-    status: PaneStatus
-    error: str | None = None
-    followup: tuple[Message, ...] = ()
-    tool_steps: tuple[ToolStep, ...] = ()
-    metrics: PaneMetrics = field(default_factory=PaneMetrics)
-    json_check: JsonCheck | None = None
-    grammar: bool = False
-    note: str | None = None
-    history_start: int = 0
-
-
-@dataclass
-class PaneState:
-    """Everything one pane shows.
-
-    ``history`` is what the model sees next turn (successful or stopped exchanges);
-    ``transcript`` is what the pane displays, failed exchanges included. ``sent`` is the
-    full context of the current turn's first request (system turn included) and
-    ``followup`` what a tool loop added after it; both go to the store with the reply.
-    ``tool_steps`` are the calls answered this turn, ``last_request`` what was last sent
-    (for the prompt inspector), ``json_check`` the JSON-mode verdict on the reply.
-    """
-
-    backend_id: str
-    label: str
-    history: list[Message] = field(default_factory=list)
-    transcript: list[Exchange] = field(default_factory=list)
-    user: str = ""
-    system_prompt: str | None = None
-    sent: tuple[Message, ...] = ()
-    followup: list[Message] = field(default_factory=list)
-    reply: str = ""
-    status: PaneStatus = "idle"
-    error: str | None = None
-    metrics: PaneMetrics = field(default_factory=PaneMetrics)
-    tool_steps: list[ToolStep] = field(default_factory=list)
-    gen_tokens: int = 0  # tokens counted so far in the generation in progress
-    last_request: GenerationRequest | None = None
-    json_check: JsonCheck | None = None
-    grammar: bool = False
-    note: str | None = None  # e.g. "tool depth limit (5) reached"
-    budget: TokenBudget | None = None
-
-
-@dataclass
-class CompareSession:
-    """One browser session's Compare tab: its panes and the settings of its latest turn.
-
-    Held in a ``gr.State`` (one copy per session). ``mode``, ``sampling``, ``tools``,
-    ``json_schema`` and ``blind`` describe the turn last sent, so that whoever stores the
-    finished turn reads them from here rather than from widgets that may have changed since.
-    """
-
-    panes: list[PaneState] = field(default_factory=list)
-    mode: Mode = "chat"
-    sampling: SamplingParams = field(default_factory=SamplingParams)
-    tools: tuple[dict[str, Any], ...] | None = None
-    json_schema: dict[str, Any] | None = None
-    blind: bool = False
-    grammar: bool = False
-    max_depth: int = 5
-    inspect: bool = False  # the prompt inspector is open: fetch exact token counts
-    revealed: bool = False  # a vote showed this blind battle's names
 
 
 # --- Preference records (store / export layer) -------------------------------------------

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from playground.backends.errors import BackendRejected
-
 CountSource = Literal["tokenize", "bound", "estimate"]
 CHARS_PER_TOKEN = 4.0  # Llama 3 averages about 4 characters of English per token
 
@@ -42,8 +40,11 @@ def estimate_tokens(prompt: str) -> int:
     return math.ceil(len(prompt) / CHARS_PER_TOKEN) + 1
 
 
-class PromptTooLong(BackendRejected):
-    """Refused before sending: prompt + max new tokens exceed the context window."""
+class PromptTooLong(Exception):
+    """Refused before sending (never a backend's answer): prompt + max new tokens exceed the context window.
+
+    The message (``TokenBudget.refusal``) says by how much and what to do; the pane shows it after ``title``.
+    """
 
     title = "Prompt too long"
 

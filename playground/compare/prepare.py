@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from playground.compare import run as turn
 from playground.backends.base import Backend
+from playground.compare import run as turn
+from playground.compare.state import CompareSession, PaneState
 from playground.hermes.builtin_tools import ToolContext
-from playground.hermes.jsonmode import grammar_for, validate_json_schema_text
+from playground.hermes.jsonmode import grammar_for
+from playground.hermes.modes import mode_spec
 from playground.hermes.system_prompt import SystemPromptError, compose_system_prompt
 from playground.hermes.tool_loop import fill_tool_result
-from playground.hermes.tools import validate_tool_schemas
 from playground.limits import (
     DEFAULT_LIMITS,
     SEED_MAX,
@@ -30,7 +31,7 @@ from playground.limits import (
     number,
     whole_number,
 )
-from playground.types import CompareSession, Mode, PaneState, SamplingParams
+from playground.types import Mode, SamplingParams
 
 MAX_TOOL_DEPTH = 10
 
@@ -71,11 +72,12 @@ def _refused_as_setup_error() -> Iterator[None]:
 
 
 def sampling_from_widgets(temperature: object, top_p: object, top_k: object, repetition_penalty: object,
-                          max_new_tokens: object, seed: object, stop_text: object,
+                          max_new_tokens: object, seed: object, stop_text: object, same_seed: object = True,
                           limits: TextLimits = DEFAULT_LIMITS) -> SamplingParams:
     """Widget (or API) values -> SamplingParams, each checked: finite and in range.
 
-    A blank seed means random; stop sequences are one per line.
+    A blank seed means random (no seed is sent); stop sequences are one per line; with
+    ``same_seed`` false, pane i gets seed + i (:func:`pane_seed`).
 
     Raises:
         TurnSetupError: a value is not a number, not finite or out of range; too many or too long stops.
@@ -90,7 +92,11 @@ def sampling_from_widgets(temperature: object, top_p: object, top_k: object, rep
                                "(TGI's default) — remove some.")
         for line in stops:
             limits.text("A stop sequence", line, "stop_chars")
-        return SamplingParams(
+        if not isinstance(same_seed, bool):
+            raise InputRefused("Same seed for all panes must be true or false.")
+        seed = seed.strip() if isinstance(seed, str) else seed
+        return SamplingParams(same_seed=same_seed,
+
             temperature=number("Temperature", temperature, 0.0, 5.0), top_p=number("top_p", top_p, 0.001, 1.0),
             top_k=whole_number("top_k", top_k, 0, 100_000),
             repetition_penalty=number("Repetition penalty", repetition_penalty, 0.01, 10.0),
@@ -98,24 +104,28 @@ def sampling_from_widgets(temperature: object, top_p: object, top_k: object, rep
             seed=None if seed in (None, "") else whole_number("Seed", seed, 0, SEED_MAX), stop=stops)
 
 
-def _checked_tools(choices: TurnChoices, limits: TextLimits) -> tuple[dict[str, Any], ...] | None:
-    if choices.mode != "tools":
-        return None
-    check_tokens_free("The tool definitions", limits.text("The tool definitions", choices.tools_text, "tools_chars"))
-    tools, errors = validate_tool_schemas(choices.tools_text)
-    if errors or not tools:
-        raise TurnSetupError("Tool definitions: " + ("; ".join(errors) or "the list is empty; add at least one tool."))
-    return tuple(tools)
+def pane_seed(params: SamplingParams, index: int) -> SamplingParams:
+    """The sampling pane ``index`` sends: the typed seed, or seed + index unless ``same_seed``.
+
+    >>> pane_seed(SamplingParams(seed=41, same_seed=False), 1).seed, pane_seed(SamplingParams(), 1).seed
+    (42, None)
+    """
+    if params.seed is None or params.same_seed:
+        return params
+    return replace(params, seed=(params.seed + index) % (SEED_MAX + 1))
 
 
-def _checked_schema(choices: TurnChoices, limits: TextLimits) -> dict[str, Any] | None:
-    if choices.mode != "json":
-        return None
-    check_tokens_free("The JSON Schema", limits.text("The JSON Schema", choices.schema_text, "schema_chars"))
-    schema, errors = validate_json_schema_text(choices.schema_text)
-    if errors or schema is None:
-        raise TurnSetupError("JSON Schema: " + "; ".join(errors))
-    return schema
+def _checked_editor(choices: TurnChoices, limits: TextLimits) -> dict[str, Any]:
+    """The mode's editor value (``hermes/modes.py``), checked, under its field; ``{}`` for a mode without one."""
+    editor = mode_spec(choices.mode).editor
+    if editor is None:
+        return {}
+    text = {"tools": choices.tools_text, "schema": choices.schema_text}[editor.id]
+    check_tokens_free(editor.subject, limits.text(editor.subject, text, editor.limit))
+    value, errors = editor.check(text)
+    if errors:
+        raise TurnSetupError(f"{editor.title}: " + "; ".join(errors))
+    return {editor.field: tuple(value) if isinstance(value, list) else value}
 
 
 def _system_for(index: int, pane: PaneState, choices: TurnChoices, tools: Sequence[dict[str, Any]],
@@ -176,7 +186,8 @@ def start_turn(session: CompareSession, choices: TurnChoices, text: object, back
         raise TurnSetupError(f"{', '.join(waiting)} waits for a tool result: type it under the pane, or press Stop.")
     with _refused_as_setup_error():
         max_depth = whole_number("Maximum tool rounds", choices.max_depth, 1, MAX_TOOL_DEPTH)
-        tools, schema = _checked_tools(choices, limits), _checked_schema(choices, limits)
+        checked = _checked_editor(choices, limits)
+        tools, schema = checked.get("tools"), checked.get("json_schema")
         systems = [_system_for(i, pane, choices, tools or (), limits) for i, pane in enumerate(session.panes)]
     session.mode, session.sampling, session.tools, session.json_schema = choices.mode, choices.sampling, tools, schema
     session.grammar, session.max_depth = bool(choices.grammar) and schema is not None, max_depth
@@ -187,7 +198,7 @@ def start_turn(session: CompareSession, choices: TurnChoices, text: object, back
 def _begin_pane(pane: PaneState, system: str | None, text: str, session: CompareSession, backend: Backend,
                 tool_context: ToolContext) -> turn.PaneJob:
     messages = turn.conversation(pane, system, text)
-    grammar = session.grammar and backend.spec.kind == "tgi"  # chat backends have no common grammar parameter
+    grammar = session.grammar and backend.capabilities.grammar
     turn.begin(pane, text, system, messages, grammar=grammar)
     return _job(pane, tuple(messages), session, backend, tool_context)
 
@@ -196,7 +207,8 @@ def _job(pane: PaneState, messages: tuple[Any, ...], session: CompareSession, ba
          tool_context: ToolContext, depth: int = 0, elapsed_s: float = 0.0) -> turn.PaneJob:
     tools = turn.ToolSetup(session.tools, session.max_depth, tool_context) if session.tools else None
     grammar = grammar_for(session.json_schema) if pane.grammar and session.json_schema is not None else None
-    return turn.PaneJob(backend, messages, session.sampling, grammar=grammar, tools=tools,
+    index = next(i for i, p in enumerate(session.panes) if p is pane)
+    return turn.PaneJob(backend, messages, pane_seed(session.sampling, index), grammar=grammar, tools=tools,
                         json_schema=session.json_schema, depth=depth, elapsed_s=elapsed_s,
                         exact_count=session.inspect)
 

@@ -1,7 +1,8 @@
 """Finished pane states -> the ``TurnRecord`` the preference store keeps (pure).
 
 Example:
-    >>> from playground.types import Message, PaneState
+    >>> from playground.types import Message
+    >>> from playground.compare.state import PaneState
     >>> a = PaneState("alpha", "Alpha", sent=(Message("user", "hi"),), reply="hello", status="done")
     >>> b = PaneState("beta", "Beta", sent=(Message("user", "hi"),), reply="hey", status="done")
     >>> record = turn_record([a, b], ["org/alpha", "org/beta"], user_id="u")
@@ -16,7 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from playground.types import Message, Mode, PaneOutput, PaneState, SamplingParams, TurnRecord
+from playground.compare.state import PaneState
+from playground.types import Message, Mode, PaneOutput, SamplingParams, TurnRecord
 
 FINISHED = ("done", "error", "stopped")
 
@@ -47,11 +49,6 @@ def not_votable_reason(panes: Sequence[PaneState]) -> str | None:
         if pane.status != "done" or pane.error:
             return f"{name} failed (its error is shown in the pane)"  # never the error text: HTML, or a blind model's name
     return None
-
-
-def is_votable(panes: Sequence[PaneState]) -> bool:
-    """At least two panes, all finished without error and not stopped."""
-    return not_votable_reason(panes) is None
 
 
 def shared_messages(panes: Sequence[PaneState]) -> tuple[Message, ...]:

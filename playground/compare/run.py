@@ -20,20 +20,24 @@ from typing import Any
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
 from playground.backends.windows import ContextWindows
-from playground.compare.budget import PromptTooLong, TokenBudget, byte_bound, estimate_tokens
+from playground.compare.budget import (
+    PromptTooLong,
+    TokenBudget,
+    byte_bound,
+    estimate_tokens,
+)
+from playground.compare.pacing import UpdatePacer
+from playground.compare.state import Exchange, PaneState
 from playground.hermes.builtin_tools import ToolContext
 from playground.hermes.chatml import history_messages, merge_tool_turns, render_chatml
 from playground.hermes.jsonmode import JsonCheck, check_json_reply
 from playground.hermes.tool_loop import answer_tool_calls, tool_messages
 from playground.hermes.tools import parse_tool_calls
-from playground.compare.pacing import UpdatePacer
 from playground.types import (
     EndEvent,
-    Exchange,
     GenerationRequest,
     Message,
     PaneMetrics,
-    PaneState,
     SamplingParams,
     TokenEvent,
     ToolStep,
@@ -211,7 +215,7 @@ def _apply(pane: PaneState, item: object, elapsed: float) -> None:
             pane.status = "tool_input"
         else:
             finish(pane, "done")
-    elif isinstance(item, BackendError):
+    elif isinstance(item, BackendError | PromptTooLong):
         pane.metrics.total_s = elapsed
         finish(pane, "error", f"{item.title}: {item}")
 
@@ -270,15 +274,19 @@ async def _run_pane(job: PaneJob, windows: ContextWindows | None, put: Callable[
 
 
 async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
-                queue: asyncio.Queue[tuple[int, object]], wake: asyncio.Event) -> None:
+                queue: asyncio.Queue[tuple[int, object]], wake: asyncio.Event,
+                sent: dict[int, float], clock: Callable[[], float]) -> None:
     """Run one pane into the shared queue; every failure becomes a queued value.
 
     Sets ``wake`` for what should not wait for the pacer: anything but a token, and the first token.
+    Notes in ``sent`` when the pane's first request goes out (after any /info or /tokenize call).
     """
     tokens = 0
 
     def put(item: object) -> None:
         nonlocal tokens
+        if isinstance(item, _Generation):
+            sent.setdefault(index, clock())
         queue.put_nowait((index, item))
         if isinstance(item, TokenEvent):
             tokens += 1
@@ -287,7 +295,7 @@ async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
 
     try:
         await _run_pane(job, windows, put)
-    except BackendError as exc:
+    except (BackendError, PromptTooLong) as exc:
         put(exc)
     except Exception as exc:  # noqa: BLE001 — a bug in one pane must not end the others
         put(BackendError(f"Unexpected {type(exc).__name__}: {exc}", "Please report this."))
@@ -317,7 +325,8 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
     queue: asyncio.Queue[tuple[int, object]] = asyncio.Queue()
     wake = asyncio.Event()
     started = clock()
-    tasks = [asyncio.create_task(_pump(i, job, windows, queue, wake)) for i, job in enumerate(jobs)]
+    sent: dict[int, float] = {}  # a pane's timings (TTFT, total) count from its first request, not from setup
+    tasks = [asyncio.create_task(_pump(i, job, windows, queue, wake, sent, clock)) for i, job in enumerate(jobs)]
     running, last_yield = len(tasks), -math.inf
     try:
         with pacer.turn() if pacer is not None else contextlib.nullcontext():
@@ -330,7 +339,7 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
                 wake.clear()  # everything that set it is in this batch
                 now = clock()
                 for index, item in batch:
-                    pane, elapsed = panes[index], jobs[index].elapsed_s + now - started
+                    pane, elapsed = panes[index], jobs[index].elapsed_s + now - sent.get(index, started)
                     if isinstance(item, _Done):
                         running -= 1
                         if pane.status in ACTIVE:  # ended without a result or an error

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+from playground.compare.record import not_votable_reason
+from playground.compare.state import CompareSession, PaneState
 from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
 from playground.safe_markdown import code_span, escape_inline
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import Ranking, vote_ranking, winner_position
-from playground.compare.record import not_votable_reason
-from playground.types import CompareSession, PaneMetrics, PaneState, TurnRecord, Vote, VoteKind
+from playground.types import PaneMetrics, TurnRecord, Vote, VoteKind
 
 PAIR_CHOICES: dict[str, str] = {"a": "A is better", "b": "B is better", "tie": "Tie", "bothbad": "Both are bad"}
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from playground.types import CompareSession, PaneMetrics, PaneState
+from playground.types import PaneMetrics
+from playground.compare.state import CompareSession, PaneState
 from playground.ui.panes import pane_summary
 
 STATUS_WORDS = {"idle": "", "waiting": "waiting for first token…", "streaming": "streaming…", "done": "finished",

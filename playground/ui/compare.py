@@ -24,7 +24,8 @@ from playground.compare.prepare import (
     start_turn,
     take_tool_result,
 )
-from playground.types import CompareSession, PaneState, SamplingParams
+from playground.types import SamplingParams
+from playground.compare.state import CompareSession, PaneState
 from playground.ui.access import Gatekeeper
 from playground.ui.blind import names_hidden, pane_name, shown_pane, shown_summary
 from playground.ui.inputs import refusal
@@ -41,6 +42,7 @@ from playground.ui.modes import (
     wire_modes,
     wire_system_prompt,
 )
+from playground.ui.pane_head import COMPOSER_HINT, pane_head_html
 from playground.ui.panes import awaiting_line, chat_messages
 
 Outputs = dict[Any, Any]
@@ -64,6 +66,7 @@ class PaneWidgets:
     inspector: gr.Accordion
     inspector_header: gr.Markdown
     inspector_code: gr.Code
+    head: gr.HTML  # the pane's health and system-prompt badges (ui/pane_head.py)
 
 
 @dataclass
@@ -87,71 +90,95 @@ class CompareWidgets:
 
 
 def _sampling_widgets() -> list[gr.components.Component]:
+    """The sampling controls in ``sampling_from_widgets`` order.
+
+    The seed is a Textbox: a ``gr.Number`` left blank reads 0 in Gradio 6, so every request
+    would carry ``seed: 0``.
+    """
     defaults = SamplingParams()
-    return [
+    sliders = [
         gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="Temperature (0 = greedy)"),
         gr.Slider(0.05, 1.0, value=defaults.top_p, step=0.01, label="top_p (1.0 = off, not sent)"),
         gr.Slider(0, 200, value=defaults.top_k, step=1, label="top_k (0 = off)"),
         gr.Slider(0.5, 2.0, value=defaults.repetition_penalty, step=0.01, label="Repetition penalty"),
         gr.Slider(1, 8192, value=defaults.max_new_tokens, step=1, label="Max new tokens"),
-        gr.Number(value=None, precision=0, label="Seed (blank = random)"),
-        gr.Textbox(value="", lines=2, label="Stop sequences (one per line, at most 4)"),
     ]
+    with gr.Row():
+        seed = gr.Textbox("", label="Seed (blank = random, none sent)", placeholder="random", elem_id="seed",
+                          scale=1, min_width=120)
+        same_seed = gr.Checkbox(defaults.same_seed, elem_id="same-seed", scale=2, min_width=160,
+                                label="Same seed for all panes (off: pane A gets the seed, B seed + 1, …)")
+    stop = gr.Textbox(value="", lines=2, label="Stop sequences (one per line, at most 4)")
+    return [*sliders, seed, stop, same_seed]
 
 
 def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
     name = f"Pane {chr(65 + i)}"
     choices = [(spec.label, spec.id) for spec in settings.backends]
     ids = [spec.id for spec in settings.backends]
-    with gr.Column(visible=i < 2, min_width=260, elem_classes=["pane"]) as column:
-        backend = gr.Dropdown(choices, value=ids[i % len(ids)] if ids else None, label=name,
-                              elem_id=f"pane-{i}-backend")
-        with gr.Accordion("System prompt for this pane", open=False, elem_id=f"pane-{i}-system-box"):
-            own = gr.Checkbox(False, label="Use its own system prompt instead of the shared one",
-                              elem_id=f"pane-{i}-own-system")
-            system = build_system_prompt(assets, f"{name} system prompt", f"pane-{i}-system")
-        chatbot = gr.Chatbot(label=name, height=460, elem_id=f"pane-{i}-chat", buttons=["copy"],
-                             feedback_options=None)
+    with gr.Column(visible=i < 2, min_width=280, elem_classes=["pane"], elem_id=f"pane-{i}") as column:
+        with gr.Row(elem_classes=["pane-head"], equal_height=True):
+            backend = gr.Dropdown(choices, value=ids[i % len(ids)] if ids else None, label=f"{name} model",
+                                  show_label=False, container=False, elem_id=f"pane-{i}-backend", scale=1,
+                                  min_width=150)
+            head = gr.HTML(pane_head_html(i, None, own=False, blind=False), elem_id=f"pane-{i}-head",
+                           js_on_load=None, scale=1, min_width=150)
+        # The chatbot's label names the pane ("Model A" in a blind battle); app.css keeps it from floating.
+        chatbot = gr.Chatbot(label=name, height="52vh", min_height=260, elem_id=f"pane-{i}-chat",
+                             buttons=["copy"], feedback_options=None, elem_classes=["pane-chat"])
         metrics = gr.Markdown("", elem_id=f"pane-{i}-metrics")
         with gr.Group(visible=False) as tool_box:
             tool_call = gr.Markdown("", elem_id=f"pane-{i}-tool-call", padding=True)
             tool_result = gr.Textbox(lines=3, label="Tool result", elem_id=f"pane-{i}-tool-result",
                                      placeholder="The tool's result: JSON, or plain text")
             tool_send = gr.Button("Return result to the model", size="sm", elem_id=f"pane-{i}-tool-send")
+        with gr.Accordion("System prompt for this pane", open=False, elem_id=f"pane-{i}-system-box"):
+            own = gr.Checkbox(False, label="Use its own system prompt instead of the shared one",
+                              elem_id=f"pane-{i}-own-system")
+            system = build_system_prompt(assets, f"{name} system prompt", f"pane-{i}-system")
         with gr.Accordion("Prompt inspector", open=False, elem_id=f"pane-{i}-inspector") as inspector:
             header = gr.Markdown(elem_id=f"pane-{i}-inspector-header")
             code = gr.Code(language=None, label="Sent", elem_id=f"pane-{i}-inspector-code", max_lines=30)
     return PaneWidgets(column, backend, own, system, chatbot, metrics, tool_box, tool_call, tool_result, tool_send,
-                       inspector, header, code)
+                       inspector, header, code, head)
 
 
 def build_compare(settings: Settings) -> CompareWidgets:
-    """Lay out the Compare tab inside the current Blocks context (no events wired)."""
+    """Lay out the Compare tab inside the current Blocks context (no events wired).
+
+    Panes on the left with the message box pinned under them (app.css makes it sticky);
+    the mode switch, its editors, the shared system prompt and sampling in a side column that
+    scrolls on its own. Narrow screens stack the panes, then the side column.
+    """
     assets = load_mode_assets(settings.assets_dir)
-    with gr.Row():
-        n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=200)
-        blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
-                            elem_id="blind", scale=0, min_width=300)
-        mode_row = gr.Column(scale=1)
-    with gr.Row(equal_height=False):
-        panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
-    with gr.Row():
-        message = gr.Textbox(placeholder="Message all panes…", lines=2, label="Message", show_label=False,
-                             scale=5, elem_id="message")
-        with gr.Column(scale=1, min_width=160):
-            send = gr.Button("Send", variant="primary", elem_id="send")
-            stop = gr.Button("Stop", variant="stop", elem_id="stop")
-    with gr.Row():
-        regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate")
-        clear = gr.Button("Clear", size="sm", elem_id="clear")
-    after_turn = gr.Column()
-    with gr.Accordion("System prompt", open=True):
-        system = build_system_prompt(assets, "System prompt", "system-prompt")
-    with mode_row:
-        mode = gr.Radio(list(MODE_LABELS), value=next(iter(MODE_LABELS)), label="Mode", elem_id="mode")
-    modes = build_modes(assets, mode)
-    with gr.Accordion("Sampling (Nous reference defaults)", open=False):
-        sampling = _sampling_widgets()
+    with gr.Row(equal_height=False, elem_id="compare-main"):
+        with gr.Column(scale=3, min_width=300, elem_id="compare-stage"):
+            with gr.Row(elem_id="compare-bar"):
+                n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=200)
+                blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
+                                    elem_id="blind", scale=1, min_width=260)
+            with gr.Row(equal_height=False, elem_id="panes"):
+                panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
+            after_turn = gr.Column()
+            with gr.Column(elem_id="composer"):
+                with gr.Row(equal_height=True):
+                    message = gr.Textbox(placeholder="Message all panes (Enter sends, Shift+Enter adds a line)",
+                                         lines=1, max_lines=8, label="Message", show_label=False, scale=5,
+                                         min_width=180, elem_id="message", container=False)
+                    send = gr.Button("Send", variant="primary", elem_id="send", scale=0, min_width=80)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=80)
+                with gr.Row(elem_id="composer-tools"):
+                    gr.HTML(COMPOSER_HINT, elem_id="message-hint", js_on_load=None)
+                    regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate", scale=0,
+                                           min_width=150)
+                    clear = gr.Button("Clear", size="sm", elem_id="clear", scale=0, min_width=70)
+        with gr.Column(scale=1, min_width=300, elem_id="compare-settings"):
+            mode = gr.Radio(list(MODE_LABELS), value=next(iter(MODE_LABELS)), label="Mode", elem_id="mode")
+            modes = build_modes(assets, mode)
+            with gr.Accordion("System prompt", open=True, elem_id="system-box"):
+                system = build_system_prompt(assets, "System prompt", "system-prompt")
+            with gr.Accordion("Sampling (Nous reference defaults)", open=False, elem_id="sampling-box"):
+                sampling = _sampling_widgets()
     return CompareWidgets(panes, n_panes, blind, modes, system, sampling, message, send, stop, regenerate,
                           clear, gr.State(CompareSession()), assets, after_turn)
 

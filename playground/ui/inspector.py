@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from playground.backends.registry import capabilities_of
 from playground.hermes.chatml import BOS
-from playground.types import BackendSpec, PaneState
+from playground.types import BackendSpec
+from playground.compare.state import PaneState
 
 
 def inspector_header(pane: PaneState, spec: BackendSpec) -> str:
@@ -13,20 +15,21 @@ def inspector_header(pane: PaneState, spec: BackendSpec) -> str:
     request = pane.last_request
     if request is None:
         return f"**{pane.label}** — nothing sent yet."
-    if spec.kind == "tgi":
-        how = (f"raw ChatML to TGI `/generate_stream`; the server's tokenizer adds BOS `{BOS}` "
+    capabilities = capabilities_of(spec)
+    if capabilities.raw_chatml_prompt:
+        how = (f"raw ChatML to `{capabilities.stream_path}`; the server's tokenizer adds BOS `{BOS}` "
                "in front, so the bytes sent start at `<|im_start|>`")
     else:
-        how = "messages to `/v1/chat/completions`; the server applies its own chat template"
+        how = f"messages to `{capabilities.stream_path}`; the server applies its own chat template"
     budget = pane.budget.describe() if pane.budget is not None else "size not checked"
     return f"**{pane.label}** — {how}.  \n{budget}"
 
 
 def inspector_text(pane: PaneState, spec: BackendSpec) -> str:
-    """The exact prompt text (TGI) or the JSON messages (chat backends) of the pane's last request."""
+    """The exact prompt text (raw ChatML backends) or the JSON messages (chat backends) of the pane's last request."""
     request = pane.last_request
     if request is None:
         return ""
-    if spec.kind == "tgi":
+    if capabilities_of(spec).raw_chatml_prompt:
         return request.prompt
     return json.dumps([m.as_dict() for m in request.messages], indent=2, ensure_ascii=False)

@@ -28,7 +28,8 @@ from playground.hermes.reasoning import (
 from playground.hermes.tool_calls import ToolCall, parse_tool_calls_streaming
 from playground.hermes.tool_loop import tool_report
 from playground.safe_markdown import code_span, escape_inline, inert_markdown
-from playground.types import Exchange, Message, PaneMetrics, PaneState, ToolStep
+from playground.types import Message, PaneMetrics, ToolStep
+from playground.compare.state import Exchange, PaneState
 
 _STATUS_MARK = {"stopped": "⏹ *stopped*", "waiting": "…"}
 ChatMessage = dict[str, Any]

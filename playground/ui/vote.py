@@ -23,7 +23,8 @@ from playground.store.db import Store, VotedTurn, record_vote, save_turn
 from playground.store.errors import StoreError
 from playground.store.hub import HubVoteLog
 from playground.compare.record import is_finished, not_votable_reason, turn_record
-from playground.types import CompareSession, Vote, VoteKind
+from playground.types import Vote, VoteKind
+from playground.compare.state import CompareSession
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
 from playground.ui.inputs import refusal

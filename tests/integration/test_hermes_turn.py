@@ -12,7 +12,8 @@ from playground.hermes.builtin_tools import builtin_tool_schemas
 from playground.hermes.jsonmode import grammar_for
 from playground.hermes.tool_loop import fill_tool_result
 from playground.hermes.tools import render_tools_system_prompt
-from playground.types import BackendSpec, Message, PaneState, SamplingParams
+from playground.types import BackendSpec, Message, SamplingParams
+from playground.compare.state import PaneState
 from tests.support.tgi_protocol import Behavior
 
 pytest_plugins = ["tests.support.fixtures"]

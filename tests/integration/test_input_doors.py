@@ -10,7 +10,8 @@ from playground.backends.registry import make_backend
 from playground.backends.windows import ContextWindows
 from playground.hermes.builtin_tools import ToolContext
 from playground.compare.prepare import TurnChoices, TurnSetupError, start_turn
-from playground.types import BackendSpec, CompareSession, PaneState, SamplingParams
+from playground.types import BackendSpec, SamplingParams
+from playground.compare.state import CompareSession, PaneState
 from tests.support.tgi_protocol import Behavior
 
 pytest_plugins = ["tests.support.fixtures"]

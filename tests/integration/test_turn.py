@@ -10,7 +10,8 @@ import pytest
 from playground.compare import run as turn
 from playground.backends.registry import make_backend
 from playground.compare.pacing import UpdatePacer
-from playground.types import BackendSpec, Message, PaneState, SamplingParams
+from playground.types import BackendSpec, Message, SamplingParams
+from playground.compare.state import PaneState
 from tests.support.app_process import free_port
 from tests.support.tgi_protocol import Behavior
 

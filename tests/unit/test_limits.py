@@ -19,14 +19,8 @@ from playground.compare.prepare import (
     start_turn,
     take_tool_result,
 )
-from playground.types import (
-    BackendSpec,
-    CompareSession,
-    Message,
-    PaneState,
-    SamplingParams,
-    ToolStep,
-)
+from playground.compare.state import CompareSession, PaneState
+from playground.types import BackendSpec, Message, SamplingParams, ToolStep
 
 TGI = BackendSpec(id="h8", label="Hermes 3 8B", base_url="http://127.0.0.1:9", kind="tgi")
 BACKENDS = {"h8": make_backend(TGI)}

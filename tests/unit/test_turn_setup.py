@@ -8,7 +8,8 @@ import pytest
 from playground.backends.registry import make_backend
 from playground.hermes.builtin_tools import ToolContext
 from playground.compare.prepare import SHARED, TurnChoices, TurnSetupError, start_turn
-from playground.types import BackendSpec, CompareSession, PaneState, SamplingParams, ToolStep
+from playground.types import BackendSpec, SamplingParams, ToolStep
+from playground.compare.state import CompareSession, PaneState
 
 TGI = BackendSpec(id="h8", label="Hermes 3 8B", base_url="http://127.0.0.1:9", kind="tgi")
 CHAT = BackendSpec(id="vllm", label="vLLM", base_url="http://127.0.0.1:9", kind="openai")

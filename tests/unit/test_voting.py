@@ -11,7 +11,8 @@ from playground.compare import votes as voting
 from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
 from playground.compare.record import is_finished, not_votable_reason, turn_record
-from playground.types import CompareSession, Message, PaneMetrics, PaneState, Vote
+from playground.types import Message, PaneMetrics, Vote
+from playground.compare.state import CompareSession, PaneState
 from playground.compare.votes import VoteSession
 
 
