@@ -1,9 +1,9 @@
 """System-prompt presets, example tool sets and schema presets, loaded from ``assets/``.
 
 Each preset is one TOML file in ``assets/presets/`` with keys ``id``, ``title``, ``order``,
-``system`` and optionally ``description``, ``source``, ``template`` (``"tools"`` or
-``"json"``: the text holds a ``{TOOLS}`` / ``{SCHEMA}`` placeholder filled by ``tools.py`` /
-``jsonmode.py``) and ``system_turn = false``. TOML has no null, so "no system turn" is
+``system`` and optionally ``description``, ``source``, ``template`` (the id of a mode with a
+placeholder in ``modes.py``, e.g. ``"tools"`` or ``"json"``: the text holds that mode's
+``{TOOLS}`` / ``{SCHEMA}`` placeholder, filled when a turn starts) and ``system_turn = false``. TOML has no null, so "no system turn" is
 ``system_turn = false`` (loaded as ``system=None``), distinct from ``system = ""`` (an
 *empty* system turn). These loaders are the only file I/O in ``playground.hermes``; each
 takes the directory to read, so tests and apps choose their own.
@@ -16,14 +16,13 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from playground.hermes.chatml import find_special_token
-from playground.types import Message
+from playground.hermes.modes import placeholders
+from playground.types import Message, Mode
 
-TemplateKind = Literal["tools", "json"]
 _KEYS = {"id", "title", "order", "system", "system_turn", "description", "source", "template"}
-_PLACEHOLDERS = {"tools": "{TOOLS}", "json": "{SCHEMA}"}
 
 
 class PresetError(ValueError):
@@ -39,7 +38,7 @@ class Preset:
     system: str | None
     description: str = ""
     source: str = ""
-    template: TemplateKind | None = None
+    template: Mode | None = None
     order: int = 0
 
     def messages(self) -> list[Message]:
@@ -75,10 +74,11 @@ def parse_preset(data: dict[str, Any], *, origin: str = "<preset>") -> Preset:
         raise PresetError(f"{origin}: 'system' given although system_turn = false")
     template = data.get("template")
     if template is not None:
-        if template not in _PLACEHOLDERS:
-            raise PresetError(f"{origin}: 'template' must be one of {sorted(_PLACEHOLDERS)}")
-        if _PLACEHOLDERS[template] not in (system or ""):
-            raise PresetError(f"{origin}: template preset lacks {_PLACEHOLDERS[template]}")
+        needed = placeholders()
+        if template not in needed:
+            raise PresetError(f"{origin}: 'template' must be one of {sorted(needed)}")
+        if needed[template] not in (system or ""):
+            raise PresetError(f"{origin}: template preset lacks {needed[template]}")
     hit = find_special_token(system or "")
     if hit is not None:
         raise PresetError(f"{origin}: 'system' contains the special token {hit[0]!r} at character {hit[1]:,}; "

@@ -1,9 +1,9 @@
 """The system prompt a pane sends, from the editable template and the mode (pure).
 
-In function-calling mode the template must hold ``{TOOLS}`` (the "Function calling" preset
-is the card's exact prompt); in JSON mode ``{SCHEMA}``. Requiring the placeholder, rather
-than silently prepending a prompt, keeps every byte the model sees visible in the editor.
-In chat mode the template is sent as written.
+A mode with a placeholder (``hermes/modes.py``: ``{TOOLS}`` for function calling, where the
+"Function calling" preset is the card's exact prompt; ``{SCHEMA}`` for JSON mode) needs it in
+the template. Requiring the placeholder, rather than silently prepending a prompt, keeps every
+byte the model sees visible in the editor. A mode without one (chat) sends the template as written.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from playground.hermes.tools import fill_tools_placeholder
+from playground.hermes.modes import mode_spec
 from playground.types import Mode
-
-PLACEHOLDERS: dict[Mode, str] = {"tools": "{TOOLS}", "json": "{SCHEMA}"}
 
 
 class SystemPromptError(ValueError):
@@ -34,14 +32,12 @@ def compose_system_prompt(template: str | None, mode: Mode, *, tools: Sequence[M
         >>> compose_system_prompt(None, "chat") is None
         True
     """
-    if mode == "chat":
+    spec = mode_spec(mode)
+    if spec.placeholder is None or spec.fill is None:
         return template
-    placeholder = PLACEHOLDERS[mode]
+    placeholder = spec.placeholder
     if template is None or placeholder not in template:
-        name, what = ("Function calling", "tools") if mode == "tools" else ("JSON mode", "schema")
-        raise SystemPromptError(f"{name} needs {placeholder} in the system prompt, where the {what} go. "
-                                f"Pick the '{name} (template)' preset or add {placeholder} to your prompt.")
-    if mode == "tools":
-        return fill_tools_placeholder(template, tools)
-    return template.replace(placeholder, schema_text.strip())
+        raise SystemPromptError(f"{spec.label} needs {placeholder} in the system prompt, where the {spec.holds} go. "
+                                f"Pick the '{spec.label} (template)' preset or add {placeholder} to your prompt.")
+    return spec.fill(template, tools=tools, schema_text=schema_text)
 

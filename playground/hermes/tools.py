@@ -34,7 +34,7 @@ __all__ = [
     "ToolCallParse", "ToolCallReport", "describe_tool", "fill_tools_placeholder", "format_tool_error",
     "format_tool_response", "json_to_python_type", "normalize_tool", "parse_tool_calls",
     "parse_tool_calls_streaming", "read_tool_call", "render_tool_line",
-    "render_tools_system_prompt", "validate_tool_arguments", "validate_tool_schemas",
+    "render_tools_system_prompt", "tool_reply_valid", "validate_tool_arguments", "validate_tool_schemas",
 ]
 
 #: PROTOCOLS.md §2, Hermes 3 card form; ``{TOOLS}`` is replaced by one JSON tool per line.
@@ -198,6 +198,21 @@ def validate_tool_arguments(call: ToolCall, tools: Sequence[Mapping[str, Any]]) 
         return [f"{_json_path(list(e.absolute_path), 'arguments')}: {e.message}" for e in errors]
     except jsonschema.SchemaError as exc:  # pragma: no cover - schemas are checked on entry
         return [f"tool {call.name!r} has an invalid parameters schema: {exc.message}"]
+
+
+def tool_reply_valid(reply: str, tools: Sequence[Mapping[str, Any]]) -> bool | None:
+    """``None`` if the reply makes no tool call, else whether every ``<tool_call>`` is closed, parses and validates.
+
+    Example:
+        >>> tools = [{"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}]
+        >>> ok = '<tool_call>\\n{"name": "f", "arguments": {"x": 1}}\\n</tool_call>'
+        >>> tool_reply_valid(ok, tools), tool_reply_valid(ok.replace("f", "g", 1), tools), tool_reply_valid("hi", tools)
+        (True, False, None)
+    """
+    calls = parse_tool_calls(reply).calls
+    if not calls:
+        return None
+    return all(c.closed and not validate_tool_arguments(c, tools) for c in calls)
 
 
 def _check_function(fn: Any, loc: str, errors: list[str]) -> dict[str, Any] | None:
