@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from playground.hermes.modes import mode_ids
 from playground.settings import DEFAULT_BACKENDS_FILE
 from playground.store.db import DEFAULT_URL, open_store
 from playground.store.export import export_dataset
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file (its card goes beside it: NAME.README.md)")
     p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of vote updates, inclusive")
     p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive (an ISO datetime is exclusive)")
-    p.add_argument("--mode", action="append", choices=["chat", "tools", "json"], default=[], help="repeatable")
+    p.add_argument("--mode", action="append", choices=mode_ids(), default=[], help="repeatable")
     p.add_argument("--backend", action="append", default=[], help="keep pairs with a side on this backend id; repeatable")
     p.add_argument("--blind-only", action="store_true", help="only votes cast with names hidden")
     p.add_argument("--exclude-rater", action="append", default=[], help="leave out this rater pseudonym (v1:…); repeatable")

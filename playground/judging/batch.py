@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playground.backends.registry import build_backends
+from playground.hermes.modes import mode_ids
 from playground.judging.prompts import JudgePromptError, choose_judge_prompt
 from playground.judging.runner import Judge, judged_positions
 from playground.settings import ASSETS_DIR, SettingsError, load_settings
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends-file", type=Path, help="TOML backends file (default: as for the app)")
     p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of turns, inclusive")
     p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive")
-    p.add_argument("--mode", action="append", choices=["chat", "tools", "json"], default=[], help="repeatable")
+    p.add_argument("--mode", action="append", choices=mode_ids(), default=[], help="repeatable")
     p.add_argument("--backend", action="append", default=[], help="keep turns with a pane on this backend id; repeatable")
     p.add_argument("--blind-only", action="store_true", help="only turns with a blind vote")
     p.add_argument("--all-turns", action="store_true", help="also turns nobody voted on")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from playground.hermes.modes import MODES, mode_name, placeholders
 from playground.hermes.presets import Preset
 from playground.store.categories import CATEGORIES, categorise
 from playground.store.db import Store, VotedTurn, VoteFilter, iter_votes_with_turns
@@ -20,9 +21,7 @@ from playground.store.style_control import STYLE_FEATURES, style_features
 from playground.store.votes import battles
 from playground.types import PaneOutput, TurnRecord
 
-MODE_NAMES = {"chat": "chat", "tools": "function calling", "json": "JSON"}
-SLICES = ("all", *(f"mode: {m}" for m in MODE_NAMES.values()), *(f"category: {c}" for c in CATEGORIES))
-_PLACEHOLDERS = {"tools": "{TOOLS}", "json": "{SCHEMA}"}
+SLICES = ("all", *(f"mode: {m.name}" for m in MODES), *(f"category: {c}" for c in CATEGORIES))
 BATTLE_COLUMNS = ("backend_a", "backend_b", "model_a", "model_b", "config_a", "config_b", "winner", "mode",
                   "category", "slot_a", "slot_b", "judge", "turn_id",
                   *(f"{f}_{side}" for side in "ab" for f in STYLE_FEATURES))
@@ -45,7 +44,7 @@ def preset_name(system_prompt: str | None, presets: Sequence[Preset]) -> str:
         if p.system == system_prompt:
             return p.title
         if p.template and p.system is not None and system_prompt is not None:
-            head, _, tail = p.system.partition(_PLACEHOLDERS[p.template])
+            head, _, tail = p.system.partition(placeholders()[p.template])
             if len(system_prompt) >= len(head) + len(tail) and system_prompt.startswith(head) and system_prompt.endswith(tail):
                 return p.title
     digest = hashlib.sha256((system_prompt if system_prompt is not None else "\0none").encode()).hexdigest()
@@ -77,7 +76,7 @@ def battle_frame(items: Iterable[VotedTurn], *, labels: Mapping[str, str] | None
         order = list(turn.pane_order) or sorted(panes)
         slot = {pos: i for i, pos in enumerate(order)}
         category = categorise(first_user_message(turn), turn.mode)
-        mode = MODE_NAMES.get(turn.mode, turn.mode)
+        mode = mode_name(turn.mode)
         style = {pos: style_features(answer_text(p)) for pos, p in panes.items()}
         for pos_a, pos_b, winner in battles(vote.ranking or (), bothbad=vote.kind == "bothbad"):
             a, b = panes[pos_a], panes[pos_b]

@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from playground.store.arena import MODE_NAMES, answer_text, first_user_message
+from playground.hermes.modes import mode_name
+from playground.store.arena import answer_text, first_user_message
 from playground.store.categories import categorise
 from playground.store.db import Store, VoteFilter, iter_votes_with_turns
 from playground.store.judged import iter_judged_turns, oriented, pair_key
@@ -80,7 +81,7 @@ def _sides(turn: Any, pos_a: int, pos_b: int) -> list[Any]:
     panes = {p.position: p for p in turn.panes}
     a, b = panes[pos_a], panes[pos_b]
     return [a.model_id or a.backend_id, b.model_id or b.backend_id, len(answer_text(a)), len(answer_text(b)),
-            MODE_NAMES.get(turn.mode, turn.mode), categorise(first_user_message(turn), turn.mode)]
+            mode_name(turn.mode), categorise(first_user_message(turn), turn.mode)]
 
 
 def judge_frame(store: Store, judge_backend: str, prompt_version: str) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 Hand-written because the leaderboard must run anywhere without downloading a classifier
 model; the rules are few, ordered and readable, and a turn gets exactly one category:
 
-1. ``function calling``: the turn ran in function-calling mode, or the message asks to call a
-   function / tool / API;
+1. ``function calling``: the turn ran in function-calling mode (its ``category`` in
+   ``hermes/modes.py``), or the message asks to call a function / tool / API;
 2. ``coding``: a code fence, or programming words (python, javascript, sql, regex, bug,
    compile, stack trace, ``def``/``class``/``import`` lines …);
 3. ``math``: arithmetic between numbers, or maths words (solve, equation, integral,
@@ -19,6 +19,8 @@ model; the rules are few, ordered and readable, and a turn gets exactly one cate
 from __future__ import annotations
 
 import re
+
+from playground.hermes.modes import find_mode
 
 CATEGORIES: tuple[str, ...] = ("function calling", "coding", "math", "reasoning", "creative/roleplay", "other")
 
@@ -51,8 +53,9 @@ def categorise(first_user_message: str, mode: str = "chat") -> str:
         >>> categorise("Write a poem about the sea"), categorise("Hello there")
         ('creative/roleplay', 'other')
     """
-    if mode == "tools":
-        return "function calling"
+    spec = find_mode(mode)
+    if spec is not None and spec.category is not None:  # a mode may fix its turns' category
+        return spec.category
     for name, pattern in _RULES:
         if pattern.search(first_user_message):
             return name

@@ -1,6 +1,7 @@
 """Hermes conformance per model, from every stored turn (voted or not).
 
-For each finished pane (status ``done``; failed and stopped panes are left out):
+For each finished pane (status ``done``; failed and stopped panes are left out), the post-check
+its mode declares in ``hermes/modes.py`` (columns ``<check>_replies`` / ``<check>_valid``):
 
 * function-calling turns: of the replies that hold ``<tool_call>`` blocks (the first reply
   and any later reply of the tool loop), the share whose blocks all parse, are closed and
@@ -12,20 +13,19 @@ For each finished pane (status ``done``; failed and stopped panes are left out):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from playground.hermes.jsonmode import check_json_reply
+from playground.hermes.modes import MODES, find_mode
 from playground.hermes.reasoning import has_reasoning
-from playground.hermes.tool_calls import parse_tool_calls
-from playground.hermes.tools import validate_tool_arguments
 from playground.store.db import Store, turn_panes, turns
 from playground.store.records import messages_from_json
 
-CONFORMANCE_COLUMNS = ["tool_replies", "tool_valid", "json_replies", "json_valid", "answers", "reasoning"]
+CHECKS = tuple(m.check for m in MODES if m.post_check is not None)  # each needs its two PaneCheck fields
+CONFORMANCE_COLUMNS = [*(f"{c}_{k}" for c in CHECKS for k in ("replies", "valid")), "answers", "reasoning"]
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,6 @@ class PaneCheck:
     reasoning: bool = False
 
 
-def tool_reply_valid(reply: str, tools: Sequence[Mapping[str, Any]]) -> bool | None:
-    """``None`` if the reply makes no tool call, else whether every ``<tool_call>`` is closed, parses and validates.
-
-    Example:
-        >>> tools = [{"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}]
-        >>> ok = '<tool_call>\\n{"name": "f", "arguments": {"x": 1}}\\n</tool_call>'
-        >>> tool_reply_valid(ok, tools), tool_reply_valid(ok.replace("f", "g", 1), tools), tool_reply_valid("hi", tools)
-        (True, False, None)
-    """
-    calls = parse_tool_calls(reply).calls
-    if not calls:
-        return None
-    return all(c.closed and not validate_tool_arguments(c, tools) for c in calls)
-
-
 def check_pane(mode: str, output: str, assistant_followups: Sequence[str], tools: Sequence[Mapping[str, Any]] | None,
                json_schema: Mapping[str, Any] | None) -> PaneCheck:
     """Conformance counts of one finished pane (see the module docstring).
@@ -63,13 +48,13 @@ def check_pane(mode: str, output: str, assistant_followups: Sequence[str], tools
         PaneCheck(tool_replies=0, tool_valid=0, json_replies=1, json_valid=1, reasoning=False)
     """
     replies = [output, *assistant_followups]
-    tool_replies = tool_valid = json_replies = json_valid = 0
-    if mode == "tools":
-        verdicts = [v for v in (tool_reply_valid(r, tools or ()) for r in replies) if v is not None]
-        tool_replies, tool_valid = len(verdicts), sum(verdicts)
-    elif mode == "json":
-        json_replies, json_valid = 1, int(check_json_reply(output, json_schema or {}).valid)
-    return PaneCheck(tool_replies, tool_valid, json_replies, json_valid, any(has_reasoning(r) for r in replies))
+    checked = PaneCheck(reasoning=any(has_reasoning(r) for r in replies))
+    spec = find_mode(mode)
+    if spec is None or spec.post_check is None:
+        return checked
+    value = {"tools": tools, "json_schema": json_schema}[spec.editor.field] if spec.editor else None
+    verdicts = spec.post_check(replies, value)
+    return replace(checked, **{f"{spec.check}_replies": len(verdicts), f"{spec.check}_valid": sum(verdicts)})
 
 
 def conformance_table(checks: Iterable[tuple[str, PaneCheck]]) -> pd.DataFrame:
@@ -80,11 +65,11 @@ def conformance_table(checks: Iterable[tuple[str, PaneCheck]]) -> pd.DataFrame:
         >>> t.loc["m", ["json_replies", "json_rate", "answers"]].tolist()
         [2.0, 0.5, 2.0]
     """
-    rows = [(model, c.tool_replies, c.tool_valid, c.json_replies, c.json_valid, 1, int(c.reasoning))
-            for model, c in checks]
+    counted = CONFORMANCE_COLUMNS[:-2]
+    rows = [(model, *(getattr(c, col) for col in counted), 1, int(c.reasoning)) for model, c in checks]
     df = pd.DataFrame(rows, columns=["model", *CONFORMANCE_COLUMNS]).groupby("model").sum()
-    df["tool_rate"] = df["tool_valid"] / df["tool_replies"].where(df["tool_replies"] > 0)
-    df["json_rate"] = df["json_valid"] / df["json_replies"].where(df["json_replies"] > 0)
+    for check in CHECKS:
+        df[f"{check}_rate"] = df[f"{check}_valid"] / df[f"{check}_replies"].where(df[f"{check}_replies"] > 0)
     df["reasoning_rate"] = df["reasoning"] / df["answers"]
     return df.sort_index()
 

@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from playground.hermes.modes import editors
 from playground.hermes.presets import Preset, load_presets
 from playground.settings import ASSETS_DIR
 from playground.store.card import ExportReport, dataset_card
@@ -42,8 +43,7 @@ Format = Literal["jsonl", "parquet"]
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 PROVENANCE = [
     ("source", pa.string()),
-    ("tools", pa.string()),
-    ("json_schema", pa.string()),
+    *((e.field, pa.string()) for e in editors()),  # tools, json_schema: what each mode's editor held
     ("sampling", pa.string()),
     ("mode", pa.string()),
     ("vote", pa.string()),

@@ -23,13 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from playground.hermes.chatml import merge_tool_turns
+from playground.hermes.modes import editors, placeholders
 from playground.hermes.presets import Preset
 from playground.store.records import sampling_to_json
 from playground.store.votes import Ranking, preferences
 from playground.types import Message, Mode, PaneOutput, TurnRecord, Vote
 
 ToolRoles = Mapping[str, str]  # backend id -> role its tool results were sent in ("tool" or "user")
-PLACEHOLDERS = {"tools": "{TOOLS}", "json": "{SCHEMA}"}
 
 
 def as_dicts(messages: Iterable[Message], tool_role: str = "tool") -> list[dict[str, str]]:
@@ -78,7 +78,7 @@ def preset_name(system: str | None, presets: Sequence[Preset]) -> str:
             if preset.system == system:
                 return preset.id
         else:
-            head, _, tail = preset.system.partition(PLACEHOLDERS[preset.template])
+            head, _, tail = preset.system.partition(placeholders()[preset.template])
             if len(system) >= len(head) + len(tail) and system.startswith(head) and system.endswith(tail):
                 return preset.id
     if system is None:
@@ -147,8 +147,7 @@ def dpo_candidates(
     gold_at = ranking[0][0] if vote.gold_text is not None else None
     shared = {
         "source": "human",
-        "tools": _json(list(turn.tools) if turn.tools else None),
-        "json_schema": _json(turn.json_schema),
+        **{e.field: _json(getattr(turn, e.field)) for e in editors()},  # each mode editor's value: tools, json_schema
         "sampling": _json(sampling_to_json(turn.sampling)),
         "mode": turn.mode,
         "vote": vote.kind,

@@ -23,6 +23,7 @@ from typing import Any
 import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
+from playground.hermes.modes import mode_choices
 from playground.settings import Settings
 from playground.store.card import ExportReport
 from playground.store.db import Store, VoteFilter, count_votes
@@ -131,7 +132,7 @@ def _data_controls(settings: Settings, panel: Any, notice: Any) -> DataWidgets:
     with gr.Row():
         since = gr.Textbox(label="From (YYYY-MM-DD, UTC)", placeholder="any", elem_id="data-since", scale=1)
         until = gr.Textbox(label="Until (inclusive)", placeholder="any", elem_id="data-until", scale=1)
-        modes = gr.CheckboxGroup([("Chat", "chat"), ("Function calling", "tools"), ("JSON", "json")], value=[],
+        modes = gr.CheckboxGroup(mode_choices(), value=[],
                                  label="Modes (none = all)", elem_id="data-modes", scale=2)
     with gr.Row():
         backends = gr.Dropdown([(s.label, s.id) for s in settings.backends], value=[], multiselect=True,

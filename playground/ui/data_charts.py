@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from playground.hermes.modes import mode_ids
+
 MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
 
@@ -18,7 +20,7 @@ def votes_per_day_figure(by_day: pd.DataFrame) -> go.Figure:
         [[2]]
     """
     fig = px.bar(by_day, x="day", y="votes", color="mode", barmode="stack",
-                 category_orders={"mode": ["chat", "tools", "json"]})
+                 category_orders={"mode": list(mode_ids())})
     fig.update_layout(title="Votes per day (UTC), by mode", xaxis_title="day", yaxis_title="votes", margin=MARGIN)
     return fig
 
@@ -32,6 +34,6 @@ def turns_per_model_figure(by_model: pd.DataFrame) -> go.Figure:
         ('json', [4])
     """
     fig = px.bar(by_model, y="model", x="turns", color="mode", orientation="h", barmode="stack",
-                 category_orders={"mode": ["chat", "tools", "json"]})
+                 category_orders={"mode": list(mode_ids())})
     fig.update_layout(title="Turns per model, by mode", xaxis_title="turns", yaxis_title="", margin=MARGIN)
     return fig

@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from playground.hermes.chatml import find_special_token
+from playground.hermes.modes import mode_choices
 from playground.judging.background import judge_turn
 from playground.judging.batch import BatchProgress, pairs_to_judge, run_batch
 from playground.judging.prompts import JudgePrompt
@@ -85,7 +86,7 @@ def build_judge_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekee
         with gr.Row():
             since = gr.Textbox(label="From (YYYY-MM-DD, UTC)", placeholder="any", elem_id="judge-since")
             until = gr.Textbox(label="Until (inclusive)", placeholder="any", elem_id="judge-until")
-            modes = gr.CheckboxGroup([("Chat", "chat"), ("Function calling", "tools"), ("JSON", "json")], value=[],
+            modes = gr.CheckboxGroup(mode_choices(), value=[],
                                      label="Modes (none = all)", elem_id="judge-modes")
         with gr.Row():
             backends = gr.Dropdown([(s.label, s.id) for s in settings.backends], value=[], multiselect=True,

@@ -7,22 +7,19 @@ the user types, switching the mode); the send handler in ``compare.py`` reads th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import gradio as gr
 
-from playground.hermes.jsonmode import validate_json_schema_text
+from playground.hermes.modes import MODES, Editor, editor_spec, mode_spec, placeholders
 from playground.hermes.presets import Preset, load_presets, load_schema_presets, load_tool_sets
-from playground.hermes.system_prompt import PLACEHOLDERS
-from playground.hermes.tools import validate_tool_schemas
 from playground.types import Mode
 from playground.ui.inputs import one_of, text_value
 
-MODES: dict[str, Mode] = {"Chat": "chat", "Function calling": "tools", "JSON mode": "json"}
-MODE_PRESETS: dict[Mode, str] = {"chat": "helpful", "tools": "function_calling", "json": "json_mode"}
-DEFAULT_TOOL_SET = "builtins"
-DEFAULT_SCHEMA = "character"
+MODE_LABELS: Mapping[str, Mode] = MappingProxyType({m.label: m.id for m in MODES})  # the Mode radio's values
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,10 @@ class ModeAssets:
     def preset(self, preset_id: str) -> Preset:
         """The preset with this id (``KeyError`` if unknown)."""
         return next(p for p in self.presets if p.id == preset_id)
+
+    def examples(self, editor: Editor) -> dict[str, Any]:
+        """The example texts an editor offers (its ``assets`` folder), by name."""
+        return {"tools": self.tool_sets, "schemas": self.schemas}[editor.assets]
 
 
 def load_mode_assets(assets_dir: Any) -> ModeAssets:
@@ -68,6 +69,10 @@ class ModeWidgets:
     schema: gr.Code
     schema_errors: gr.Markdown
     grammar: gr.Checkbox
+
+    def boxes(self) -> dict[str, gr.Accordion]:
+        """Each editor's box, by editor id (``hermes/modes.py``)."""
+        return {"tools": self.tools_box, "schema": self.json_box}
 
 
 def system_value(no_system: bool, text: str) -> str | None:
@@ -102,30 +107,40 @@ def wire_system_prompt(w: SystemPromptWidgets, assets: ModeAssets) -> None:
     w.no_system.input(lock, w.no_system, w.text, queue=False, api_visibility="private")
 
 
+def _editor_box(mode_id: str) -> gr.Accordion:
+    spec = mode_spec(mode_id)
+    return gr.Accordion(spec.label, open=True, visible=False, elem_id=f"{spec.id}-box")
+
+
+def _examples(editor: Editor, assets: ModeAssets) -> gr.Dropdown:
+    return gr.Dropdown(list(assets.examples(editor)), value=editor.default_asset, label=editor.asset_label,
+                       elem_id=editor.asset_elem_id)
+
+
+def _editor_code(editor: Editor, assets: ModeAssets) -> tuple[gr.Code, gr.Markdown]:
+    code = gr.Code(json.dumps(assets.examples(editor)[editor.default_asset], indent=2), language=editor.language,
+                   label=editor.label, elem_id=editor.id, max_lines=18)
+    return code, gr.Markdown(elem_id=f"{editor.id}-errors")
+
+
 def build_modes(assets: ModeAssets, mode: gr.Radio) -> ModeWidgets:
-    """Lay out the two editors (each shown only in its mode) for this mode switch."""
-    with gr.Accordion("Function calling", open=True, visible=False, elem_id="tools-box") as tools_box:
+    """Lay out the two editors (each shown only in its mode) for this mode switch, from ``hermes/modes.py``."""
+    tools_editor, schema_editor = editor_spec("tools"), editor_spec("schema")
+    with _editor_box("tools") as tools_box:
         with gr.Row():
-            tool_set = gr.Dropdown(list(assets.tool_sets), value=DEFAULT_TOOL_SET, label="Example tool set",
-                                   elem_id="tool-set")
+            tool_set = _examples(tools_editor, assets)
             max_depth = gr.Slider(1, 10, value=5, step=1, label="Maximum tool rounds per turn",
                                   elem_id="max-depth")
-        tools = gr.Code(json.dumps(assets.tool_sets[DEFAULT_TOOL_SET], indent=2), language="json",
-                        label="Tool definitions (JSON list of OpenAI function schemas)", elem_id="tools",
-                        max_lines=18)
-        tools_errors = gr.Markdown(elem_id="tools-errors")
+        tools, tools_errors = _editor_code(tools_editor, assets)
         gr.Markdown("Built-in tools (calculator, convert_units, current_time, get_stock_fundamentals) "
                     "really run; for any other tool you type the result under the pane.")
-    with gr.Accordion("JSON mode", open=True, visible=False, elem_id="json-box") as json_box:
+    with _editor_box("json") as json_box:
         with gr.Row():
-            schema_preset = gr.Dropdown(list(assets.schemas), value=DEFAULT_SCHEMA, label="Schema preset",
-                                        elem_id="schema-preset")
+            schema_preset = _examples(schema_editor, assets)
             grammar = gr.Checkbox(False, label="Grammar-constrained decoding (TGI backends: grammar parameter; "
                                         "the first request per schema compiles it, which is slow)",
                                   elem_id="grammar")
-        schema = gr.Code(json.dumps(assets.schemas[DEFAULT_SCHEMA], indent=2), language="json",
-                         label="JSON Schema", elem_id="schema", max_lines=18)
-        schema_errors = gr.Markdown(elem_id="schema-errors")
+        schema, schema_errors = _editor_code(schema_editor, assets)
     return ModeWidgets(mode, tools_box, tool_set, tools, tools_errors, max_depth, json_box, schema_preset,
                        schema, schema_errors, grammar)
 
@@ -138,32 +153,35 @@ def located_errors(title: str, errors: list[str]) -> str:
 def wire_modes(w: ModeWidgets, shared: SystemPromptWidgets, assets: ModeAssets) -> None:
     """Editors follow their presets and are checked as typed; the mode shows its editor and,
     if the shared system prompt lacks the mode's placeholder, switches it to the mode's preset."""
+    boxes = w.boxes()
+
     def switch(mode_label: str, text: str | None) -> list[Any]:
-        mode = MODES[one_of("Mode", mode_label, MODES)]
+        spec = mode_spec(MODE_LABELS[one_of("Mode", mode_label, MODE_LABELS)])
         text = text_value("The system prompt", text)
-        needed = PLACEHOLDERS.get(mode)
-        placeholder_missing = needed is not None and needed not in text
-        stray = mode == "chat" and any(p in text for p in PLACEHOLDERS.values())
+        placeholder_missing = spec.placeholder is not None and spec.placeholder not in text
+        stray = spec.placeholder is None and any(p in text for p in placeholders().values())
         if placeholder_missing or stray:
-            preset = assets.preset(MODE_PRESETS[mode])
+            preset = assets.preset(spec.preset)
             prompt = [preset.id, False, gr.Textbox(value=preset.system or "", interactive=True)]
         else:
             prompt = [gr.skip(), gr.skip(), gr.skip()]
-        return [gr.Accordion(visible=mode == "tools"), gr.Accordion(visible=mode == "json"), *prompt]
+        shown = spec.editor.id if spec.editor else None
+        return [*(gr.Accordion(visible=editor_id == shown) for editor_id in boxes), *prompt]
 
-    def check_tools(text: object) -> str:
-        return located_errors("Tool definitions", validate_tool_schemas(text_value("Tool definitions", text))[1])
+    def checker(editor: Editor) -> Any:
+        def check(text: object) -> str:
+            return located_errors(editor.title, editor.validate(text_value(editor.subject, text))[1])
+        return check
 
-    def check_schema(text: object) -> str:
-        return located_errors("JSON Schema", validate_json_schema_text(text_value("The JSON Schema", text))[1])
+    def filler(editor: Editor) -> Any:
+        def fill(name: str) -> list[str]:
+            return [json.dumps(assets.examples(editor)[name], indent=2), ""]
+        return fill
 
-    def fill_tools(name: str) -> list[str]:
-        return [json.dumps(assets.tool_sets[name], indent=2), ""]
-
-    def fill_schema(name: str) -> list[str]:
-        return [json.dumps(assets.schemas[name], indent=2), ""]
-
-    w.mode.input(switch, [w.mode, shared.text], [w.tools_box, w.json_box, shared.preset, shared.no_system,
+    tools_editor, schema_editor = editor_spec("tools"), editor_spec("schema")
+    check_tools, check_schema = checker(tools_editor), checker(schema_editor)
+    fill_tools, fill_schema = filler(tools_editor), filler(schema_editor)
+    w.mode.input(switch, [w.mode, shared.text], [*boxes.values(), shared.preset, shared.no_system,
                                                  shared.text], queue=False, api_visibility="private")
     w.tools.input(check_tools, w.tools, w.tools_errors, queue=False, trigger_mode="always_last", api_visibility="private")
     w.schema.input(check_schema, w.schema, w.schema_errors, queue=False, trigger_mode="always_last", api_visibility="private")
