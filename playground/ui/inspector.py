@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from playground.backends.registry import capabilities_of
+from playground.compare.state import PaneState
 from playground.hermes.chatml import BOS
 from playground.types import BackendSpec
-from playground.compare.state import PaneState
 
 
 def inspector_header(pane: PaneState, spec: BackendSpec) -> str:
