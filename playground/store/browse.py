@@ -17,14 +17,16 @@ import pandas as pd
 import sqlalchemy as sa
 
 from playground.store import records
-from playground.store.db import Store, VoteFilter, turn_panes, turns, votes
+from playground.store.db import Store, VoteFilter
+from playground.store.schema import turn_panes, turns, votes
 from playground.types import Vote
 
 PAGE_COLUMNS = ["time", "turn", "mode", "blind", "panes", "message", "vote", "rater"]
 MESSAGE_CHARS = 80
 
 
-def _turn_where(flt: VoteFilter) -> list[sa.ColumnElement[bool]]:
+def turn_filter_clauses(flt: VoteFilter) -> list[sa.ColumnElement[bool]]:
+    """``WHERE`` clauses for ``flt`` read for turns (see above) over ``turns`` outer-joined with ``votes``."""
     clauses: list[sa.ColumnElement[bool]] = []
     if flt.since is not None:
         clauses.append(turns.c.created_at >= flt.since)
@@ -58,7 +60,7 @@ def turn_page(store: Store, flt: VoteFilter, *, page: int = 1, page_size: int = 
     A turn appears once per vote (once with an empty vote when nobody voted). ``panes`` lists
     the backends in pane order; ``message`` is the turn's last user message, cut to 80 characters.
     """
-    where = _turn_where(flt)
+    where = turn_filter_clauses(flt)
     count = sa.select(sa.func.count()).select_from(_TURNS_AND_VOTES).where(*where)
     stmt = (sa.select(turns.c.id, turns.c.created_at, turns.c.mode, turns.c.blind, turns.c.messages, votes.c.kind,
                       votes.c.ranking, votes.c.user_id)
@@ -104,7 +106,7 @@ def counts_by_day(store: Store, flt: VoteFilter) -> pd.DataFrame:
     day = _day(store).label("day")
     stmt = (sa.select(day, turns.c.mode, sa.func.count(sa.distinct(turns.c.id)).label("turns"),
                       sa.func.count(votes.c.id).label("votes"))
-            .select_from(_TURNS_AND_VOTES).where(*_turn_where(flt)).group_by(day, turns.c.mode).order_by(day))
+            .select_from(_TURNS_AND_VOTES).where(*turn_filter_clauses(flt)).group_by(day, turns.c.mode).order_by(day))
     with store.engine.connect() as conn:
         return pd.DataFrame(conn.execute(stmt).all(), columns=["day", "mode", "turns", "votes"])
 
@@ -115,7 +117,7 @@ def counts_by_model(store: Store, flt: VoteFilter) -> pd.DataFrame:
     stmt = (sa.select(model, turns.c.mode, sa.func.count(sa.distinct(turns.c.id)).label("turns"),
                       sa.func.count(votes.c.id).label("votes"))
             .select_from(_TURNS_AND_VOTES.join(turn_panes, turn_panes.c.turn_id == turns.c.id))
-            .where(*_turn_where(flt)).group_by(model, turns.c.mode))
+            .where(*turn_filter_clauses(flt)).group_by(model, turns.c.mode))
     with store.engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=["model", "mode", "turns", "votes"])
     return frame.sort_values(["turns", "model"], ascending=[False, True], ignore_index=True)

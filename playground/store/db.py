@@ -1,145 +1,39 @@
-"""Preference store: SQLAlchemy Core schema and repository functions.
+"""Preference store queries: save and read turns, record and read votes, filter and stream them.
 
-SQLite file by default, PostgreSQL when the URL says so (``postgresql+psycopg://…``);
-the same functions and the same tests run against both. Nothing here is global:
-``open_store(url)`` returns a ``Store`` and every function takes it.
+The one import for code outside ``store/``: besides the queries it re-exports what callers need
+from ``engine`` (``Store``, ``open_store``, ``DEFAULT_URL``) and ``schema`` (the tables), so
+``from playground.store.db import Store, open_store, save_turn`` works everywhere. The same
+functions and the same tests run against SQLite and PostgreSQL.
 
 Durability: a vote is acknowledged (``record_vote`` returns) only after its transaction
-committed. SQLite runs in WAL mode with ``synchronous=FULL`` (WAL + NORMAL may lose the
-last transactions on power loss, which would drop acknowledged votes), writes take the
-write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue on ``busy_timeout``
-instead of failing, and one vote per (turn, user) is enforced by a unique constraint with
-an upsert, so a double submit or a changed mind never counts twice.
+committed (see ``engine`` for SQLite's pragmas), and one vote per (turn, user) is enforced by
+a unique constraint with an upsert, so a double submit or a changed mind never counts twice.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import groupby
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from playground.store import records
+from playground.store.engine import DEFAULT_URL, Store, open_store, upsert_insert, write_transaction
 from playground.store.errors import InvalidTurnError, TurnNotFoundError
+from playground.store.schema import metadata, turn_panes, turns, votes
 from playground.store.votes import check_votable, vote_ranking, winner_position
 from playground.types import Mode, TurnRecord, Vote
 
-DEFAULT_URL = "sqlite:///data/playground.db"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every dialect (SQLite stores them naive, in UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-ID = sa.String(36)
-
-metadata = sa.MetaData()
-
-turns = sa.Table(
-    "turns",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("user_id", sa.String(128), nullable=False, index=True),  # the voter's pseudonym
-    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
-    sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("messages", JSON, nullable=False),  # shared context typed by the user
-    sa.Column("tools", JSON),  # tool schemas (tools mode)
-    sa.Column("json_schema", JSON),  # JSON mode schema
-    sa.Column("sampling", JSON, nullable=False),
-    sa.Column("blind", sa.Boolean, nullable=False),
-    sa.Column("pane_order", JSON, nullable=False),  # positions in display order
-    sa.Column("n_panes", sa.Integer, nullable=False),
-)
-
-turn_panes = sa.Table(
-    "turn_panes",
-    metadata,
-    sa.Column("turn_id", ID, sa.ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("backend_id", sa.String(128), nullable=False, index=True),
-    sa.Column("model_id", sa.String(256), nullable=False),
-    sa.Column("label", sa.String(256), nullable=False),
-    sa.Column("system_prompt", sa.Text),  # NULL = no system turn, "" = empty system turn
-    sa.Column("prompt_messages", JSON, nullable=False),  # full context sent, system first
-    sa.Column("output", sa.Text, nullable=False),  # raw assistant reply
-    sa.Column("followup", JSON, nullable=False),  # rest of an in-turn tool loop
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("ttft_s", sa.Float),
-    sa.Column("total_s", sa.Float),
-    sa.Column("tokens", sa.Integer),
-    sa.Column("tokens_per_s", sa.Float),
-    sa.Column("finish_reason", sa.String(32)),
-    sa.Column("started_at", UTCDateTime),
-    sa.Column("finished_at", UTCDateTime),
-)
-
-votes = sa.Table(
-    "votes",
-    metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("turn_id", ID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("user_id", sa.String(128), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),  # a | b | tie | bothbad | ranking
-    sa.Column("ranking", JSON, nullable=False),  # canonical groups of positions, best first
-    sa.Column("blind", sa.Boolean, nullable=False),
-    sa.Column("gold_text", sa.Text),  # edited winning reply
-    sa.Column("gold_original", sa.Text),  # the reply as the model wrote it
-    sa.Column("terms_version", sa.String(64)),  # the consent notice accepted (public deployments)
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
-    sa.UniqueConstraint("turn_id", "user_id", name="uq_votes_turn_user"),
-)
-
-
-@dataclass(frozen=True)
-class Store:
-    """An open preference store: an engine, and for SQLite a lock that queues this process's writers.
-
-    SQLite admits one writer at a time; waiting on an in-process lock is fair and prompt,
-    where SQLite's own busy handler polls with growing sleeps (seconds at the tail under
-    50 concurrent voters). Other processes still queue on ``busy_timeout``.
-    """
-
-    engine: Engine
-    write_lock: AbstractContextManager[Any] = field(default_factory=nullcontext, compare=False)
-
-    @property
-    def dialect(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
-        return self.engine.dialect.name
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+__all__ = [
+    "DEFAULT_URL", "Store", "VoteFilter", "VotedTurn", "count_votes", "get_turn", "get_vote",
+    "iter_votes_with_turns", "metadata", "open_store", "record_vote", "save_turn", "turn_panes", "turns",
+    "vote_filter_clauses", "votes",
+]
 
 
 @dataclass(frozen=True)
@@ -165,79 +59,8 @@ class VotedTurn(NamedTuple):
     turn: TurnRecord
 
 
-def open_store(url: str = DEFAULT_URL, *, create: bool = True, pool_size: int = 5, echo: bool = False) -> Store:
-    """Open (and by default create) the store at ``url``.
-
-    Args:
-        url: SQLAlchemy URL, e.g. ``sqlite:///data/playground.db`` or
-            ``postgresql+psycopg://user:pw@host/db`` (from ``DATABASE_URL``).
-        create: create missing tables.
-        pool_size: connections kept per process.
-        echo: log SQL.
-
-    Returns:
-        A ``Store``; call ``store.close()`` when done.
-
-    Example:
-        >>> store = open_store("sqlite://")  # in memory
-        >>> count_votes(store)
-        0
-    """
-    sa_url = sa.make_url(url)
-    if sa_url.get_backend_name() == "sqlite":
-        in_memory = not sa_url.database or sa_url.database == ":memory:"
-        if not in_memory:
-            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
-        pool = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size * 2}
-        engine = sa.create_engine(sa_url, echo=echo, **pool, **_JSON_CODEC)
-        _configure_sqlite(engine)
-        if create:
-            metadata.create_all(engine)
-        return Store(engine, threading.Lock())
-    engine = sa.create_engine(
-        sa_url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, **_JSON_CODEC
-    )
-    if create:
-        metadata.create_all(engine)
-    return Store(engine)
-
-
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-_JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
-
-
-@contextmanager
-def _write(store: Store) -> Iterator[Connection]:
-    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit."""
-    with store.write_lock, store.engine.connect().execution_options(write=True) as conn, conn.begin():
-        yield conn
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _insert(store: Store, table: sa.Table) -> Any:
-    return (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(table)
 
 
 def save_turn(store: Store, record: TurnRecord) -> str:
@@ -261,8 +84,8 @@ def save_turn(store: Store, record: TurnRecord) -> str:
     if record.pane_order and sorted(record.pane_order) != sorted(positions):
         raise InvalidTurnError(f"pane_order {record.pane_order} must be a permutation of {sorted(positions)}")
     record = replace(record, id=record.id or str(uuid.uuid4()), created_at=record.created_at or _now())
-    with _write(store) as conn:
-        stmt = _insert(store, turns).values(records.turn_row(record)).on_conflict_do_nothing(index_elements=["id"])
+    with write_transaction(store) as conn:
+        stmt = upsert_insert(store, turns).values(records.turn_row(record)).on_conflict_do_nothing(index_elements=["id"])
         if conn.execute(stmt.returning(turns.c.id)).first() is not None:  # new turn, not a retried save
             conn.execute(sa.insert(turn_panes), [records.pane_row(record.id, p) for p in record.panes])
     return record.id
@@ -307,7 +130,7 @@ def record_vote(store: Store, vote: Vote) -> Vote:
         ((0,), (1,))
     """
     now = _now()
-    with _write(store) as conn:
+    with write_transaction(store) as conn:
         turn = _load_turn(conn, vote.turn_id)
         check_votable(turn.id, turn.panes)
         ranking = vote_ranking(vote, [p.position for p in turn.panes])
@@ -324,7 +147,7 @@ def record_vote(store: Store, vote: Vote) -> Vote:
             "terms_version": vote.terms_version,
             "updated_at": now,
         }
-        stmt = _insert(store, votes).values(
+        stmt = upsert_insert(store, votes).values(
             id=str(uuid.uuid4()), turn_id=vote.turn_id, user_id=vote.user_id, created_at=now, **values
         )
         stmt = stmt.on_conflict_do_update(index_elements=["turn_id", "user_id"], set_=values).returning(*votes.c)
@@ -341,7 +164,13 @@ def get_vote(store: Store, turn_id: str, user_id: str) -> Vote | None:
     return records.vote_from_row(row) if row else None
 
 
-def _where(flt: VoteFilter | None) -> list[sa.ColumnElement[bool]]:
+def vote_filter_clauses(flt: VoteFilter | None) -> list[sa.ColumnElement[bool]]:
+    """``WHERE`` clauses for ``flt`` over ``votes`` joined with ``turns`` (none for ``None``).
+
+    Example:
+        >>> len(vote_filter_clauses(VoteFilter(modes=["chat"], blind_only=True)))
+        2
+    """
     if flt is None:
         return []
     clauses: list[sa.ColumnElement[bool]] = []
@@ -366,7 +195,7 @@ def count_votes(store: Store, flt: VoteFilter | None = None) -> int:
     """Number of stored votes (one per turn and user) matching ``flt``."""
     stmt = sa.select(sa.func.count()).select_from(votes.join(turns, turns.c.id == votes.c.turn_id))
     with store.engine.connect() as conn:
-        return int(conn.execute(stmt.where(*_where(flt))).scalar_one())
+        return int(conn.execute(stmt.where(*vote_filter_clauses(flt))).scalar_one())
 
 
 _VT = [*votes.c, *(c.label(f"t_{c.name}") for c in turns.c)]
@@ -382,7 +211,7 @@ def iter_votes_with_turns(
     panes of those votes), ``batch_size`` rows at a time (server-side cursors on
     PostgreSQL): no per-vote query, flat memory however many votes there are.
     """
-    where = _where(flt)
+    where = vote_filter_clauses(flt)
     order = (votes.c.updated_at, votes.c.id)
     vote_stmt = (
         sa.select(*_VT).select_from(votes.join(turns, turns.c.id == votes.c.turn_id)).where(*where).order_by(*order)

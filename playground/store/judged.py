@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from playground.hermes.presets import Preset
 from playground.store import records
-from playground.store.db import Store, turn_panes, turns
+from playground.store.engine import Store
+from playground.store.schema import turn_panes, turns
 from playground.store.judgements import Judgement, iter_judgements, judgements
 from playground.store.pairs import ToolRoles, dpo_candidates
 from playground.store.quality import (

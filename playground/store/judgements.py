@@ -23,8 +23,10 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from playground.store.browse import _turn_where
-from playground.store.db import ID, Store, UTCDateTime, VoteFilter, _insert, _write, metadata, turns, votes
+from playground.store.browse import turn_filter_clauses
+from playground.store.db import VoteFilter
+from playground.store.engine import Store, upsert_insert, write_transaction
+from playground.store.schema import ID, UTCDateTime, metadata, turns, votes
 
 Verdict = Literal["a", "b", "tie"]
 Final = Literal["a", "b", "tie", "inconsistent", "error"]
@@ -106,8 +108,8 @@ def save_judgement(store: Store, judgement: Judgement) -> Judgement:
     values["id"] = judgement.id or str(uuid.uuid4())
     keys = ["turn_id", "pos_a", "pos_b", "judge_backend", "prompt_version"]
     update = {k: v for k, v in values.items() if k not in ("id", *keys)}
-    with _write(store) as conn:
-        stmt = _insert(store, judgements).values(**values)
+    with write_transaction(store) as conn:
+        stmt = upsert_insert(store, judgements).values(**values)
         row = conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update)
                            .returning(*judgements.c)).mappings().one()
     return Judgement(**dict(row))
@@ -139,7 +141,7 @@ def judged_pairs(store: Store, judge_backend: str, prompt_version: str) -> set[t
 def turns_to_judge(store: Store, flt: VoteFilter, *, voted_only: bool = True) -> list[str]:
     """Ids of the stored turns matching ``flt`` (read for turns, as the Data tab reads it), oldest first;
     with ``voted_only`` only turns somebody voted on."""
-    where = _turn_where(flt) + ([votes.c.id.is_not(None)] if voted_only else [])
+    where = turn_filter_clauses(flt) + ([votes.c.id.is_not(None)] if voted_only else [])
     query = (sa.select(turns.c.id, turns.c.created_at).distinct()
              .select_from(turns.outerjoin(votes, votes.c.turn_id == turns.c.id)).where(*where)
              .order_by(turns.c.created_at, turns.c.id))

@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from playground.store.db import Store, _write, turns, votes
+from playground.store.engine import Store, write_transaction
+from playground.store.schema import turns, votes
 from playground.store.judgements import judgements
 from playground.store.rechecks import rechecks
 
@@ -30,7 +31,7 @@ def upgrade_store(store: Store, pseudonymize: Callable[[str], str], is_pseudonym
         >>> upgrade_store(open_store("sqlite://"), str.upper, str.isupper)
         0
     """
-    with _write(store) as conn:
+    with write_transaction(store) as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("turns")}
         if "session_id" in columns:
             for index in sa.inspect(conn).get_indexes("turns"):

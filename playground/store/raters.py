@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from playground.store.db import Store, VoteFilter, _where, turn_panes, turns, votes
+from playground.store.db import Store, VoteFilter, vote_filter_clauses
+from playground.store.schema import turn_panes, turns, votes
 from playground.store.ratings import fit_bradley_terry
 from playground.store.rechecks import self_consistency
 from playground.store.votes import battles
@@ -83,7 +84,7 @@ def rater_battles(store: Store, flt: VoteFilter | None = None) -> pd.DataFrame:
                       turn_panes.c.backend_id)
             .select_from(votes.join(turns, turns.c.id == votes.c.turn_id)
                          .join(turn_panes, turn_panes.c.turn_id == votes.c.turn_id))
-            .where(*_where(flt)).order_by(votes.c.id))
+            .where(*vote_filter_clauses(flt)).order_by(votes.c.id))
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).all()
     found: dict[str, tuple[str, list[list[int]], dict[int, str]]] = {}

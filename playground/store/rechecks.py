@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from playground.store.db import ID, JSON, Store, UTCDateTime, _write, metadata, turns, votes
+from playground.store.engine import Store, write_transaction
+from playground.store.schema import ID, JSON, UTCDateTime, metadata, turns, votes
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import TWO_PANE_KINDS
 
@@ -95,7 +96,7 @@ def record_recheck(store: Store, pending: PendingRecheck, answer: str) -> bool:
     """Store the rater's answer to a check; return whether it was consistent with their vote."""
     answer_kind = swap_kind(answer) if pending.shown_order == (1, 0) else answer
     consistent = answer_kind == pending.original_kind
-    with _write(store) as conn:
+    with write_transaction(store) as conn:
         conn.execute(sa.insert(rechecks).values(
             id=str(uuid.uuid4()), vote_id=pending.vote_id, turn_id=pending.turn_id, user_id=pending.user_id,
             shown_order=list(pending.shown_order), original_kind=pending.original_kind, answer=answer,

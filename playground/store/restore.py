@@ -26,8 +26,9 @@ import sqlalchemy as sa
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-from playground.store import db, records
+from playground.store import records, schema
 from playground.store.db import Store, save_turn
+from playground.store.engine import upsert_insert, write_transaction
 from playground.types import TurnRecord, Vote
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _decode(row: Mapping[str, Any], table: sa.Table) -> dict[str, Any]:
     """A parsed log row with the table's datetime columns read back from ISO strings."""
     out = dict(row)
     for column in table.c:
-        if isinstance(column.type, db.UTCDateTime) and isinstance(out.get(column.name), str):
+        if isinstance(column.type, schema.UTCDateTime) and isinstance(out.get(column.name), str):
             out[column.name] = datetime.fromisoformat(out[column.name])
     return out
 
@@ -72,7 +73,7 @@ def turn_from_line(data: Mapping[str, Any]) -> TurnRecord:
     Raises:
         KeyError: a field the store needs is missing.
     """
-    return records.turn_from_row(_decode(data, db.turns), [records.pane_from_row(_decode(p, db.turn_panes)) for p in data["panes"]])
+    return records.turn_from_row(_decode(data, schema.turns), [records.pane_from_row(_decode(p, schema.turn_panes)) for p in data["panes"]])
 
 
 def vote_from_line(data: Mapping[str, Any]) -> Vote:
@@ -81,7 +82,7 @@ def vote_from_line(data: Mapping[str, Any]) -> Vote:
     Raises:
         KeyError: a field the store needs is missing.
     """
-    return records.vote_from_row(_decode(data, db.votes))
+    return records.vote_from_row(_decode(data, schema.votes))
 
 
 def restore_vote(store: Store, vote: Vote) -> bool:
@@ -93,13 +94,13 @@ def restore_vote(store: Store, vote: Vote) -> bool:
     Raises:
         sqlalchemy.exc.IntegrityError: its turn is not in the store.
     """
-    values = {c.name: getattr(vote, c.name) for c in db.votes.c}
-    stmt = db._insert(store, db.votes).values(values)
+    values = {c.name: getattr(vote, c.name) for c in schema.votes.c}
+    stmt = upsert_insert(store, schema.votes).values(values)
     newer = {k: stmt.excluded[k] for k in values if k not in ("id", "turn_id", "user_id", "created_at")}
     stmt = stmt.on_conflict_do_update(index_elements=["turn_id", "user_id"], set_=newer,
-                                      where=db.votes.c.updated_at < stmt.excluded.updated_at)
-    with db._write(store) as conn:
-        return conn.execute(stmt.returning(db.votes.c.id)).first() is not None
+                                      where=schema.votes.c.updated_at < stmt.excluded.updated_at)
+    with write_transaction(store) as conn:
+        return conn.execute(stmt.returning(schema.votes.c.id)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def replay(store: Store, turn_files: Iterable[Path], vote_files: Iterable[Path])
     Idempotent: replaying the same files again adds nothing.
     """
     skipped = 0
-    before = _count(store, db.turns), _count(store, db.votes)
+    before = _count(store, schema.turns), _count(store, schema.votes)
     for where, row in _lines(turn_files):
         try:
             save_turn(store, turn_from_line(row or {}))
@@ -148,7 +149,7 @@ def replay(store: Store, turn_files: Iterable[Path], vote_files: Iterable[Path])
         except (KeyError, TypeError, ValueError, sa.exc.SQLAlchemyError) as exc:
             log.warning("skipped vote at %s: %s", where, type(exc).__name__)
             skipped += 1
-    return Restored(_count(store, db.turns) - before[0], _count(store, db.votes) - before[1], skipped)
+    return Restored(_count(store, schema.turns) - before[0], _count(store, schema.votes) - before[1], skipped)
 
 
 def download_log(repo_id: str, token: str | None, folder: Path) -> tuple[list[Path], list[Path]]:
