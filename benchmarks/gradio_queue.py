@@ -14,6 +14,11 @@ What the browser does for one click, as ``gradio/routes.py`` serves it:
    follow completes, in the same session — so this client does too, or their cost would be
    missing from every turn.
 
+Two page shapes are driven: the project's (chat histories held server-side in ``gr.State``; a pane
+that ended shows ``finish: …``) and the naive app's (``benchmarks/naive_app.py``: the ``gr.Chatbot``s
+are inputs too, so the page sends the histories back with every click — ``SendEvent.echo`` — and a
+turn is whole when every history ends with a non-empty reply).
+
 The parsing is deliberately lean (only ``msg`` is decoded per line; outputs are scanned as
 bytes) because this generator shares the machine's two cores with the app it measures.
 """
@@ -56,6 +61,16 @@ class SendEvent:
     backend_ids: tuple[str, ...]  # the backend of every pane, shown or not
     panes: int  # panes shown (and streaming) per turn
     chained: dict[int, tuple[Chained, ...]] = field(default_factory=dict)  # fn_index -> what follows it
+    echo: tuple[tuple[int, int], ...] = ()  # (input, output) positions of chatbots the page sends back
+
+    def data_after(self, previous: TurnResult | None) -> tuple[Any, ...]:
+        """The inputs of the next click in a session: the echoed histories as ``previous`` left them."""
+        if not self.echo or previous is None or previous.outputs is None:
+            return self.data
+        data = list(self.data)
+        for i, o in self.echo:
+            data[i] = previous.outputs[o]
+        return tuple(data)
 
 
 def _defaults(dep: dict[str, Any], components: dict[int, dict[str, Any]]) -> tuple[Any, ...]:
@@ -113,8 +128,10 @@ def send_event_from_config(config: dict[str, Any], message: str, panes: int = 4)
             backend_ids.append(value)
         data.append(value)
     trigger = dep["targets"][0][0]
+    echo = tuple((i, dep["outputs"].index(c)) for i, c in enumerate(dep["inputs"])
+                 if components[c]["type"] == "chatbot" and c in dep["outputs"])
     return SendEvent(dep["id"], trigger, tuple(data), tuple(backend_ids), panes,
-                     chained_from_config(deps, components, dep["id"]))
+                     chained_from_config(deps, components, dep["id"]), echo)
 
 
 @dataclass
@@ -131,6 +148,7 @@ class TurnResult:
     error: str | None = None
     event_id: str | None = None
     t_chain_done: float | None = None  # the listeners chained after the turn completed too
+    outputs: list[Any] | None = None  # the final outputs, kept only when the page sends some back (echo)
 
     @property
     def ok(self) -> bool:
@@ -139,13 +157,14 @@ class TurnResult:
 
 async def run_turn(client: httpx.AsyncClient, send: SendEvent, *, timeout_s: float = 120.0,
                    session_hash: str | None = None, on_first_token: asyncio.Event | None = None,
-                   event_id_box: list[str] | None = None) -> TurnResult:
-    """One click of Send in a fresh session; returns what the client saw. Never raises."""
+                   event_id_box: list[str] | None = None, data: tuple[Any, ...] | None = None) -> TurnResult:
+    """One click of Send (in a fresh session unless given; inputs ``data`` or the template's); never raises."""
     session = session_hash or uuid.uuid4().hex[:12]
     result = TurnResult(t_join=time.perf_counter())
     try:
         async with asyncio.timeout(timeout_s):
-            result.event_id = await _join(client, session, send.fn_index, send.data, send.trigger_id)
+            result.event_id = await _join(client, session, send.fn_index, send.data if data is None else data,
+                                          send.trigger_id)
             if event_id_box is not None:
                 event_id_box.append(result.event_id)
             await _read_stream(client, session, result, send, on_first_token)
@@ -186,10 +205,16 @@ async def _follow(client: httpx.AsyncClient, session: str, send: SendEvent, fn: 
     return error
 
 
-def _check_turn(line: str, message: dict[str, Any], panes: int) -> str | None:
+def _check_turn(line: str, message: dict[str, Any], send: SendEvent) -> str | None:
     """What is wrong with a completed turn, as the page would show it, or ``None``."""
     if not message.get("success"):
         return f"handler error: {str(message.get('output'))[:200]}"
+    panes = send.panes
+    if send.echo:  # the naive page: every history ends with a reply
+        outputs = (message.get("output") or {}).get("data") or []  # none after a cancel
+        replied = sum(bool(h) and h[-1]["role"] == "assistant" and bool(h[-1]["content"])
+                      for h in (outputs[o] for _, o in send.echo if o < len(outputs)))
+        return None if replied >= panes else f"{replied} of {panes} panes replied"
     if "⚠️" in line or "finish: error" in line:
         return "a pane showed a backend error"
     if (finished := line.count("finish: ")) < panes:
@@ -239,7 +264,9 @@ async def _read_stream(client: httpx.AsyncClient, session: str, result: TurnResu
                     success = bool(message.get("success"))
                     if fn == send.fn_index:
                         result.t_done = now
-                        result.error = _check_turn(line, message, send.panes)
+                        result.error = _check_turn(line, message, send)
+                        if send.echo and result.error is None:
+                            result.outputs = message["output"]["data"]
                     elif not success and result.error is None:
                         result.error = f"chained listener {fn} failed: {str(message.get('output'))[:200]}"
                     error = await _follow(client, session, send, fn, success, pending)

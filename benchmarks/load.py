@@ -3,11 +3,15 @@
     python -m benchmarks.load                       # full run, default settings (≈ 10 min)
     python -m benchmarks.load --users 1,10 --duration 8 --warmup 2 --profile-users 0   # quick look
     python -m benchmarks.load --variant before=/tmp/wt-before --variant after=.      # A/B, side by side
+    python -m benchmarks.load --variant current=. --variant naive --runs 3          # ÷ the naive app, 3 runs
 
 Starts ``--panes`` TGI-protocol test servers, measures them alone (the denominator), then for
 each K starts a fresh app per variant and drives K users through the real Gradio queue
 (``benchmarks/gradio_queue.py``: raw HTTP/SSE, lean so the load generator stays cheap).
-Writes ``benchmarks/results/<time>/`` (report.md, results.json, chart.html, chart.png, logs/).
+Every figure is also reported ÷ the naive app's (``--variant naive``: ``benchmarks/naive_app.py``) and
+÷ the backends alone's, measured in the same run. Writes ``benchmarks/results/<time>/`` (report.md,
+results.json, chart.html, chart.png, logs/); with ``--runs N``, one such folder per run under it and,
+at its top, results.json and report.md of the median and spread (min–max) over the runs.
 Every process it starts is stopped on exit, error, Ctrl-C or SIGTERM.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -61,7 +66,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--no-direct", action="store_true", help="measure the backends alone at K = 1 only")
     p.add_argument("--profile-users", type=int, default=25, help="extra py-spy window at this K (0: none)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=DIR",
-                   help="an app checkout to measure (repeatable; default: current=this checkout)")
+                   help="an app checkout to measure, or 'naive' for the naive Gradio app (repeatable; "
+                        "default: current=this checkout; with only 'naive', current too)")
+    p.add_argument("--runs", type=int, default=1, help="repeat everything this many times; report median and spread")
     p.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="an environment variable for one variant's app (repeatable), e.g. to A/B a setting")
     p.add_argument("--python", action="append", default=[], metavar="NAME:PATH",
@@ -75,7 +82,11 @@ def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[s
              replicas: Sequence[str] = ()) -> list[AppVariant]:
     """``NAME=DIR``, ``NAME:KEY=VALUE``, ``NAME:PYTHON`` and ``[NAME:]N`` arguments to app variants."""
     out = []
-    for spec in specs or ["current=" + str(ROOT)]:
+    checkouts = [s for s in specs if s != summary.NAIVE]
+    for spec in [*(checkouts or ["current=" + str(ROOT)]), *(s for s in specs if s == summary.NAIVE)]:
+        if spec == summary.NAIVE:
+            out.append(AppVariant(spec, ROOT, script=("-m", "benchmarks.naive_app")))
+            continue
         name, _, directory = spec.partition("=")
         path = Path(directory or ".").resolve()
         if not (path / "app.py").is_file():
@@ -167,7 +178,7 @@ def _start(variant: AppVariant, urls: list[str], log_dir: Path, tag: str, replic
     env = {"DATABASE_URL": f"sqlite:///{log_dir}/store-{variant.name}-{tag}.db", **variant.env}
     apps = []
     for r in range(replicas):
-        app = start_app(AppVariant(variant.name, variant.directory, env, variant.args, variant.python, replicas),
+        app = start_app(dataclasses.replace(variant, env=env, replicas=replicas),
                         urls, log_dir, f"{tag}-r{r}" if replicas > 1 else tag)
         procs.append(app)
         apps.append(app)
@@ -204,7 +215,7 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
         "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env,
-                              "python": a.python, "replicas": a.replicas}
+                              "python": a.python, "replicas": a.replicas, "script": " ".join(a.script)}
                      for a in apps},
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
@@ -256,6 +267,7 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
     elif args.profile_users:
         results["profile_note"] = "py-spy not installed (pip install py-spy): no profile"
     results["machine"]["loadavg_after"] = os.getloadavg()
+    summary.add_ratios(results)
     return results
 
 
@@ -269,18 +281,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     apps = variants(args.variant, args.env, args.python, args.replicas)
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
-    with stopped_on_exit([]) as procs:
-        try:
-            results = measure(args, apps, out_dir, procs)
-        except KeyboardInterrupt:
-            print("interrupted: stopping everything", file=sys.stderr)
-            return 130
-    files = report.write_all(results, out_dir, png=not args.no_png)
+    runs = []
+    for i in range(1, args.runs + 1):
+        run_dir = out_dir / f"run-{i}" if args.runs > 1 else out_dir
+        with stopped_on_exit([]) as procs:
+            try:
+                runs.append(measure(args, apps, run_dir, procs))
+            except KeyboardInterrupt:
+                print("interrupted: stopping everything", file=sys.stderr)
+                return 130
+        files = report.write_all(runs[-1], run_dir, png=not args.no_png)
+    if args.runs > 1:
+        combined = {"command": " ".join(sys.argv), "aggregate": summary.aggregate(runs), "runs": runs}
+        files = report.write_aggregate(combined, out_dir)
     latest = args.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out_dir.name)
     print("\n".join(["", *map(str, files)]))
-    print(report.markdown(results))
+    print(report.aggregate_markdown(combined) if args.runs > 1 else report.markdown(runs[-1]))
     return 0
 
 

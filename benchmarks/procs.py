@@ -140,12 +140,13 @@ class AppVariant:
     args: tuple[str, ...] = ()
     python: str = sys.executable  # another interpreter (a virtual environment) to A/B a dependency
     replicas: int = 1  # app processes sharing one store, each user sticking to one (the scale-out)
+    script: tuple[str, ...] = ("app.py",)  # what the interpreter runs (the naive app: -m benchmarks.naive_app)
 
 
 def start_app(variant: AppVariant, backend_urls: Sequence[str], log_dir: Path, tag: str) -> Proc:
-    """``python app.py --backend A=URL …`` from the variant's directory on a free port."""
+    """``python app.py --backend A=URL …`` (or the variant's script) from its directory on a free port."""
     port = free_port()
-    args = [variant.python, "app.py", "--port", str(port)]
+    args = [variant.python, *variant.script, "--port", str(port)]
     for i, url in enumerate(backend_urls):
         args += ["--backend", f"{chr(65 + i)}={url}"]
     env = {"HERMES_BACKENDS_FILE": str(ROOT / "benchmarks" / "no_backends.toml"), **variant.env}

@@ -57,6 +57,90 @@ DIRECT_ROWS: tuple[Row, ...] = (
 )
 
 
+# The figures reported as ratios too (keys of ``summary.FIGURES``): label, short name in a ratio,
+# name of its ÷ backends-alone ratio (None: no counterpart without an app), how to show a value.
+FIGURES: tuple[tuple[str, str, str, str | None, Callable[[float | None], str]], ...] = (
+    ("app_cpu_ms_per_turn", "app CPU per turn, ms", "app CPU per turn", None, _ms),
+    ("turns_per_s", "4-pane turns per second", "turns/s", "turns/s", _x),
+    ("added_ttft_p50_ms", "added time to first token p50, ms", "added TTFT p50", "time to first token p50", _ms),
+    ("added_ttft_p95_ms", "added time to first token p95, ms", "added TTFT p95", "time to first token p95", _ms),
+    ("wall_ratio_p50", "turn wall ÷ backends alone p50", "turn wall p50", "turn wall p50", _x),
+    ("wall_ratio_p95", "turn wall ÷ backends alone p95", "turn wall p95", "turn wall p95", _x),
+    ("errors", "errors", "errors", None, lambda v: "–" if v is None else f"{v:.0f}"),
+    ("peak_rss_mb", "app peak RSS, MB", "peak RSS", None, lambda v: "–" if v is None else f"{v:.0f}"),
+)
+
+
+def _ratio_rows(cell: Callable[[int, str, str], str], ks: list[int], naive: bool) -> list[str]:
+    """Rows ``figure ÷ naive`` then ``… ÷ backends alone``; ``cell(k, side, figure)`` formats one."""
+    lines = ["| K (concurrent users) | " + " | ".join(map(str, ks)) + " |", "|---" * (len(ks) + 1) + "|"]
+    for key, _, short, alone, _ in FIGURES:
+        if naive:
+            lines.append(f"| {short} ÷ naive | " + " | ".join(cell(k, "vs_naive", key) for k in ks) + " |")
+        if alone:
+            lines.append(f"| {alone} ÷ backends alone | " + " | ".join(cell(k, "vs_backends", key) for k in ks) + " |")
+    return lines
+
+
+def ratio_lines(results: dict[str, Any]) -> list[str]:
+    """Every variant's figures ÷ the naive app's and ÷ the backends alone's, same run (ratios first)."""
+    naive = "naive" in results["apps"]
+    where = " (`benchmarks/naive_app.py`)" if naive else " (not in this run: add `--variant naive`)"
+    out = ["## Ratios, measured in this run", "",
+           (f"Each figure ÷ the naive app's at the same K{where} and ÷ the backends alone's (turns/s at the "
+            "same K; time to first token and turn wall at K = 1). Below 1 is better, except turns/s."), ""]
+    for name, rows in results["apps"].items():
+        by_k = {r["users"]: r for r in rows}
+
+        def cell(k: int, side: str, key: str, by_k: dict[int, dict[str, Any]] = by_k) -> str:
+            return _x((by_k[k].get(side) or {}).get(key))
+
+        out += [f"### `{name}`", "", *_ratio_rows(cell, sorted(by_k), naive and name != "naive"), ""]
+    return out
+
+
+def _spread(d: dict[str, Any] | None, fmt: Callable[[float | None], str] = _x) -> str:
+    if not d or d.get("median") is None:
+        return "–"
+    return f"{fmt(d['median'])} ({fmt(d['min'])}–{fmt(d['max'])})"
+
+
+def aggregate_markdown(combined: dict[str, Any]) -> str:
+    """Median (min–max) over runs of every figure and ratio, then each run's own report."""
+    agg = combined["aggregate"]
+    variants = agg["variants"]
+    naive = "naive" in variants
+    out = [f"# Hermes Playground: load and latency, {agg['runs']} runs", "", f"`{combined['command']}`", "",
+           (f"Every cell: median (min–max) over {agg['runs']} runs. Ratios first: each figure ÷ the naive app's "
+            "(`benchmarks/naive_app.py`) and ÷ the backends alone's, both measured in the same run as the "
+            "figure, then the ratios' spread taken over runs."), ""]
+    for name, per_k in variants.items():
+        ks = sorted(per_k, key=int)
+
+        def cell(k: Any, side: str, key: str, per_k: dict[Any, Any] = per_k) -> str:
+            return _spread(per_k[k][side][key])
+
+        out += [f"## Ratios: `{name}`", "", *_ratio_rows(cell, ks, naive and name != "naive"), ""]
+    for name, per_k in variants.items():
+        ks = sorted(per_k, key=int)
+        out += [f"## Figures: `{name}`", "", "| K | " + " | ".join(map(str, ks)) + " |", "|---" * (len(ks) + 1) + "|"]
+        out += [f"| {label} | " + " | ".join(_spread(per_k[k]["figures"][key], fmt) for k in ks) + " |"
+                for key, label, _, _, fmt in FIGURES]
+        out += [""]
+    for i, results in enumerate(combined["runs"], 1):
+        out += [f"# Run {i} of {agg['runs']}", "", *["#" + line if line.startswith("#") else line
+                                                     for line in markdown(results).splitlines()], ""]
+    return "\n".join(out) + "\n"
+
+
+def write_aggregate(combined: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``results.json`` (the aggregate and every run) and ``report.md`` of several runs into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(combined, indent=1, default=str), encoding="utf-8")
+    (out_dir / "report.md").write_text(aggregate_markdown(combined), encoding="utf-8")
+    return [out_dir / "results.json", out_dir / "report.md"]
+
+
 def _table(rows: tuple[Row, ...], runs: list[dict[str, Any]]) -> list[str]:
     head = "| K (concurrent users) | " + " | ".join(str(r["users"]) for r in runs) + " |"
     lines = [head, "|---" * (len(runs) + 1) + "|"]
@@ -93,6 +177,7 @@ def markdown(results: dict[str, Any]) -> str:
     if busy:
         out += [f"**Noisy run:** other processes used > 0.15 cores during {', '.join(busy)}; compare only "
                 "figures taken side by side.", ""]
+    out += ratio_lines(results)
     out += ["## Backends alone (the denominator)", "",
             f"- time to first token (earliest of {cfg['panes']}): {ref['ttft_s'] * 1000:.0f} ms; "
             f"{cfg['panes']}-stream turn: {ref['turn_s']:.3f} s; slowest backend streamed alone: "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from benchmarks import report
 from benchmarks.direct import DirectTurn, PaneTiming
 from benchmarks.gradio_queue import TurnResult
 from benchmarks.meters import WindowReadings
@@ -126,3 +130,105 @@ def as_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [as_json(v) for v in value]
     return value
+
+
+# The figures every run also reports as ratios (issue 11), and how to read each from an app row.
+FIGURES: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "app_cpu_ms_per_turn": lambda r: r["cpu_ms_per_turn"]["app"],
+    "turns_per_s": lambda r: r["turns_per_s"],
+    "added_ttft_p50_ms": lambda r: r["added_ttft_ms"]["p50"],
+    "added_ttft_p95_ms": lambda r: r["added_ttft_ms"]["p95"],
+    "wall_ratio_p50": lambda r: r["wall_ratio"]["p50"],
+    "wall_ratio_p95": lambda r: r["wall_ratio"]["p95"],
+    "errors": lambda r: r["errors"],
+    "peak_rss_mb": lambda r: r["app_peak_rss_mb"],
+}
+NAIVE = "naive"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def vs_backends(row: dict[str, Any], ref: dict[str, Any], direct: dict[str, Any] | None) -> dict[str, float | None]:
+    """The figures that have a backends-alone counterpart, ÷ it (K = 1 reference, or the same K if measured).
+
+    Turns/s: ÷ the backends alone at the same K (without ``--no-direct``), else ÷ K back-to-back users
+    at the K = 1 turn time; time to first token (whole, not added) ÷ the backends alone's; turn wall is
+    already ÷ the backends alone. CPU, errors and RSS have none (no app there): ``None``.
+    """
+    alone_tps = direct["turns_per_s"] if direct else row["users"] / ref["turn_s"]
+    alone_added = (direct["added_ttft_ms"] if direct else {"p50": 0.0, "p95": 0.0})
+    out: dict[str, float | None] = dict.fromkeys(FIGURES)
+    out["turns_per_s"] = _ratio(row["turns_per_s"], alone_tps)
+    for q in ("p50", "p95"):
+        added = row["added_ttft_ms"][q]
+        base = ref["ttft_s"] * 1000 + (alone_added[q] or 0.0)
+        out[f"added_ttft_{q}_ms"] = None if added is None else _ratio(ref["ttft_s"] * 1000 + added, base)
+        out[f"wall_ratio_{q}"] = row["wall_ratio"][q]
+    return out
+
+
+def add_ratios(results: dict[str, Any]) -> None:
+    """Give every app row ``vs_naive`` (each figure ÷ the naive app's at the same K, same run; ``None``
+    where the naive figure is 0 or missing) and ``vs_backends`` (see ``vs_backends``)."""
+    naive = {r["users"]: r for r in results["apps"].get(NAIVE, [])}
+    direct = {r["users"]: r for r in results["direct"]}
+    for rows in results["apps"].values():
+        for row in rows:
+            base = naive.get(row["users"])
+            row["vs_naive"] = {k: _ratio(f(row), f(base)) for k, f in FIGURES.items()} if base else None
+            row["vs_backends"] = vs_backends(row, results["reference"], direct.get(row["users"]))
+
+
+def spread(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Median and min–max of the values that exist (``n`` of them).
+
+    >>> spread([3.0, None, 1.0, 2.0])
+    {'median': 2.0, 'min': 1.0, 'max': 3.0, 'n': 3}
+    """
+    present = [v for v in values if v is not None]
+    if not present:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": statistics.median(present), "min": min(present), "max": max(present), "n": len(present)}
+
+
+def aggregate(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Median and spread over runs of every figure and ratio, per variant and K."""
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(n for r in runs for n in r["apps"]):
+        ks = sorted({row["users"] for r in runs for row in r["apps"].get(name, [])})
+        per_k = {}
+        for k in ks:
+            rows = [row for r in runs for row in r["apps"].get(name, []) if row["users"] == k]
+            per_k[k] = {
+                "figures": {f: spread([get(row) for row in rows]) for f, get in FIGURES.items()},
+                **{side: {f: spread([(row.get(side) or {}).get(f) for row in rows]) for f in FIGURES}
+                   for side in ("vs_naive", "vs_backends")},
+            }
+        out[name] = per_k
+    return {"runs": len(runs), "variants": out}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.summary RUN_DIR…``: median and spread over runs (their results.json)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.summary", description=main.__doc__)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (or results.json files) of benchmarks.load")
+    p.add_argument("--out", type=Path, help="write results.json and report.md of the aggregate here")
+    args = p.parse_args(argv)
+    runs = []
+    for path in args.runs:
+        results = json.loads((path / "results.json" if path.is_dir() else path).read_text(encoding="utf-8"))
+        runs += results.get("runs") or [results]
+    for results in runs:
+        add_ratios(results)  # again: runs from before the ratios existed have none
+    combined = {"command": " ".join(["python -m benchmarks.summary", *map(str, args.runs)]),
+                "aggregate": aggregate(runs), "runs": runs}
+    if args.out:
+        report.write_aggregate(combined, args.out)
+    print(report.aggregate_markdown(combined))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -109,11 +109,14 @@ async def drive_users(app_urls: Sequence[str], send: SendEvent, users: int, wind
             await asyncio.sleep(i * ramp_s / max(users, 1))
             n = 0
             session = uuid.uuid4().hex[:12]
+            previous = None
             while time.perf_counter() < window[1]:
-                turns.append(await run_turn(clients[i % len(clients)], send, session_hash=session))
+                previous = await run_turn(clients[i % len(clients)], send, session_hash=session,
+                                          data=send.data_after(previous))
+                turns.append(previous)
                 n += 1
                 if n % turns_per_session == 0:
-                    session = uuid.uuid4().hex[:12]
+                    session, previous = uuid.uuid4().hex[:12], None
 
         async def stop_user() -> None:
             await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))

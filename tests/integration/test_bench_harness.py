@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 
 import httpx
+import pytest
 
 from benchmarks import report, summary
 from benchmarks.direct import direct_repeats, single_streams
@@ -57,3 +61,29 @@ async def test_queue_client_turn_stop_and_report(tgi_server_factory, tmp_path):
     text = (tmp_path / "out" / "report.md").read_text()
     assert "added time to first token" in text and "Stop on an idle app" in text
     assert [f.name for f in files] == ["results.json", "report.md", "chart.html"]
+
+
+def test_naive_variant_reported_side_by_side_with_ratios(tmp_path):
+    """``--variant naive`` beside this checkout for a few seconds: the naive figures and every ratio."""
+    command = [sys.executable, "-m", "benchmarks.load", "--variant", f"current={ROOT}", "--variant", "naive",
+               "--users", "2", "--duration", "2", "--warmup", "0.5", "--drain", "30", "--panes", "2",
+               "--ttft", "0.05", "--rate", "100", "--tokens", "8", "--reference-turns", "2", "--stop-trials", "0",
+               "--idle", "0.2", "--no-direct", "--no-stop-under-load", "--profile-users", "0", "--no-png",
+               "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((tmp_path / "latest" / "results.json").read_text())
+    naive, current = results["apps"]["naive"][0], results["apps"]["current"][0]
+    assert results["variants"]["naive"]["script"] == "-m benchmarks.naive_app"
+    assert naive["errors"] == 0 and naive["turns"] > 0
+    assert naive["updates_per_turn"]["p50"] == 2 * 8  # the naive handler yields on every token of every pane
+    assert set(current["vs_naive"]) == set(summary.FIGURES)
+    assert current["vs_naive"]["app_cpu_ms_per_turn"] == pytest.approx(
+        current["cpu_ms_per_turn"]["app"] / naive["cpu_ms_per_turn"]["app"])
+    assert current["vs_naive"]["turns_per_s"] == pytest.approx(current["turns_per_s"] / naive["turns_per_s"])
+    for row in (naive, current):
+        assert row["vs_backends"]["turns_per_s"] == pytest.approx(row["turns_per_s"] / (2 / results["reference"]["turn_s"]))
+        assert row["vs_backends"]["wall_ratio_p50"] == row["wall_ratio"]["p50"]
+    assert "app CPU per turn ÷ naive" in (tmp_path / "latest" / "report.md").read_text()
+    spread = summary.aggregate([results, results])["variants"]["current"][2]["vs_naive"]["turns_per_s"]
+    assert spread["n"] == 2 and spread["min"] == spread["median"] == spread["max"] == current["vs_naive"]["turns_per_s"]
