@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from playground.hermes.modes import MODES, find_mode
 from playground.hermes.reasoning import has_reasoning
 from playground.store.engine import Store
-from playground.store.schema import turn_panes, turns
 from playground.store.records import messages_from_json
+from playground.store.schema import turn_panes, turns
 
 CHECKS = tuple(m.check for m in MODES if m.post_check is not None)  # each needs its two PaneCheck fields
 CONFORMANCE_COLUMNS = [*(f"{c}_{k}" for c in CHECKS for k in ("replies", "valid")), "answers", "reasoning"]

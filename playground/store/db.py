@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import NamedTuple
 
@@ -60,7 +60,7 @@ class VotedTurn(NamedTuple):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def save_turn(store: Store, record: TurnRecord) -> str:

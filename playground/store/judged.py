@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from playground.hermes.presets import Preset
 from playground.store import records
 from playground.store.engine import Store
-from playground.store.schema import turn_panes, turns
 from playground.store.judgements import Judgement, iter_judgements, judgements
 from playground.store.pairs import ToolRoles, dpo_candidates
 from playground.store.quality import (
@@ -31,6 +30,7 @@ from playground.store.quality import (
     judgement_in_scope,
     pair_drop_reason,
 )
+from playground.store.schema import turn_panes, turns
 from playground.types import TurnRecord, Vote
 
 PairKey = tuple[str, int, int]  # turn id, lower position, higher position

@@ -18,9 +18,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from playground.store.engine import Store, write_transaction
-from playground.store.schema import turns, votes
 from playground.store.judgements import judgements
 from playground.store.rechecks import rechecks
+from playground.store.schema import turns, votes
 
 
 def upgrade_store(store: Store, pseudonymize: Callable[[str], str], is_pseudonym: Callable[[str], bool]) -> int:

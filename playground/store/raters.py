@@ -32,9 +32,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from playground.store.db import Store, VoteFilter, vote_filter_clauses
-from playground.store.schema import turn_panes, turns, votes
 from playground.store.ratings import fit_bradley_terry
 from playground.store.rechecks import self_consistency
+from playground.store.schema import turn_panes, turns, votes
 from playground.store.votes import battles
 
 OUTCOMES = ("a", "b", "tie")

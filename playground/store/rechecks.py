@@ -22,8 +22,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from playground.store.engine import Store, write_transaction
-from playground.store.schema import ID, JSON, UTCDateTime, metadata, turns, votes
 from playground.store.errors import InvalidVoteError
+from playground.store.schema import ID, JSON, UTCDateTime, metadata, turns, votes
 from playground.store.votes import TWO_PANE_KINDS
 
 rechecks = sa.Table(
