@@ -24,4 +24,4 @@ trap 'as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
 export TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
 
 export CHROMIUM_PATH=/usr/bin/chromium
-python -m pytest -q -p no:cacheprovider "$@" tests/unit tests/integration tests/e2e
+python -m pytest -q -p no:cacheprovider "$@" playground app.py tests/unit tests/integration tests/e2e

@@ -1,26 +1,11 @@
 """Property-based tests: no input crashes the parsers, checker or splitter; invariants hold."""
 
-import doctest
 import json
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-import playground.compare.budget
-import playground.hermes.builtin_tools
-import playground.hermes.chatml
-import playground.hermes.jsonmode
-import playground.hermes.presets
-import playground.hermes.reasoning
-import playground.hermes.system_prompt
-import playground.hermes.tool_calls
-import playground.hermes.tool_loop
-import playground.hermes.tools
-import playground.limits
-import playground.compare.pacing
-import playground.safe_markdown
 from playground.hermes.builtin_tools import ToolArgumentError, calculator
 from playground.hermes.chatml import FORBIDDEN_TOKENS, ForgedTurnError, render_chatml
 from playground.hermes.jsonmode import check_json_reply, extract_json
@@ -149,14 +134,3 @@ def test_calculator_only_returns_numbers_or_raises_tool_errors(expression):
 @given(st.text(max_size=10), JSON_VALUES)
 def test_tool_response_is_json_with_name_and_content(name, content):
     assert json.loads(format_tool_response(name, content)) == {"name": name, "content": content}
-
-
-@pytest.mark.parametrize("module", [
-    playground.hermes.chatml, playground.hermes.tools, playground.hermes.tool_calls, playground.hermes.jsonmode,
-    playground.hermes.reasoning, playground.hermes.builtin_tools, playground.hermes.presets,
-    playground.hermes.tool_loop, playground.hermes.system_prompt, playground.compare.budget, playground.compare.pacing,
-    playground.limits, playground.safe_markdown,
-])
-def test_docstring_examples_hold(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
