@@ -29,6 +29,7 @@ from playground.ui.data import build_data_tab
 from playground.ui.inputs import payload_problem
 from playground.ui.judge import build_judge_tab, turns_at_capacity
 from playground.ui.leaderboard import build_leaderboard_tab
+from playground.ui.pane_head import wire_pane_heads
 from playground.ui.vote import build_vote, wire_vote
 
 TITLE = "Hermes Playground"
@@ -63,21 +64,24 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
         help_box = build_setup_help(settings)
         visitor = gr.State(Visitor())
         browser = gr.BrowserState(None, storage_key="hermes-visitor", secret=public_key_for(secret, "browser-state"))
-        with gr.Tab("Compare"):
-            compare = build_compare(settings)
-            with compare.after_turn:
-                vote = build_vote(settings, gate.terms.text)
-        with gr.Tab("Data") as data_tab:
-            build_data_tab(settings, store, data_tab, gate)
-        with gr.Tab("Leaderboard") as leaderboard_tab:
-            build_leaderboard_tab(settings, store, leaderboard_tab)
-        with gr.Tab("Judge") as judge_tab:
-            build_judge_tab(settings, store, judge_tab, gate, judges, judge_presets(settings.assets_dir / "judge"))
-        with gr.Tab("Backends"):
-            table, load_table = build_backends_tab(settings, backends, help_box,
-                                                   lambda request: gate.identify(request).operator)
+        health = gr.State({})  # backend id -> answered the page load's probe (the Compare panes' badges)
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, none in a menu
+            with gr.Tab("Compare"):
+                compare = build_compare(settings)
+                with compare.after_turn:
+                    vote = build_vote(settings, gate.terms.text)
+            with gr.Tab("Data") as data_tab:
+                build_data_tab(settings, store, data_tab, gate)
+            with gr.Tab("Leaderboard") as leaderboard_tab:
+                build_leaderboard_tab(settings, store, leaderboard_tab)
+            with gr.Tab("Judge") as judge_tab:
+                build_judge_tab(settings, store, judge_tab, gate, judges, judge_presets(settings.assets_dir / "judge"))
+            with gr.Tab("Backends"):
+                table, load_table = build_backends_tab(settings, backends, help_box,
+                                                       lambda request: gate.identify(request).operator)
         turn_events = wire_compare(compare, settings, backends, gate, visitor)
-        wire_vote(vote, compare, turn_events, store, settings, backends, gate, visitor, hub_log,
+        show_heads = wire_pane_heads(compare.panes, compare.blind, health)
+        wire_vote(vote, compare, turn_events, store, settings, gate, visitor, hub_log,
                   judge_queue.submit if judge_queue else None)
 
         def visit(stored: object, current: object) -> tuple[str, Visitor, object]:
@@ -87,7 +91,8 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
             now = Visitor(browser_id, terms)
             return browser_id, now, gr.Column(visible=gate.needs_consent(now))
 
-        demo.load(load_table, None, [table, help_box], api_visibility="private")
+        demo.load(load_table, None, [table, help_box, health], api_visibility="private").then(
+            *show_heads, queue=False, api_visibility="private", show_progress="hidden")
         demo.load(visit, [browser, visitor], [browser, visitor, vote.consent], api_name="visit")
     busy = turns_at_capacity(demo, TURNS, settings.max_turns)  # the judge waits while users' turns are at capacity
     # Waiting users get their queue position on joining and every 2 s, not a broadcast to every
@@ -110,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo.launch(server_name=settings.host, server_port=settings.port,
                 max_threads=settings.concurrency_limit, state_session_capacity=settings.max_sessions,
                 theme=gr.themes.Soft(), max_file_size="1mb",
+                # layout and keys Gradio has no option for: a pinned message box, contrast, Enter on an empty box
+                css_paths=[settings.assets_dir / "app.css"], js=(settings.assets_dir / "app.js").read_text("utf-8"),
                 auth=(lambda name, password: check_login(users, name, password)) if users else None,
                 auth_message="Sign in with your Hermes Playground account." if users else None,
                 app_kwargs={"middleware": [Middleware(RequestGuard, gate=gate)]})

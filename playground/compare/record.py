@@ -33,24 +33,6 @@ def is_finished(panes: Sequence[PaneState]) -> bool:
     return bool(panes) and all(p.status in FINISHED for p in panes)
 
 
-def not_votable_reason(panes: Sequence[PaneState]) -> str | None:
-    """Why this turn cannot be voted on, or ``None`` when it can (≥2 panes, all finished cleanly).
-
-    Example:
-        >>> not_votable_reason([PaneState("a", "A", status="done"), PaneState("b", "B", status="stopped")])
-        'pane B was stopped'
-    """
-    if len(panes) < 2:
-        return "a vote needs at least two panes"
-    for i, pane in enumerate(panes):
-        name = f"pane {chr(65 + i)}"
-        if pane.status == "stopped":
-            return f"{name} was stopped"
-        if pane.status != "done" or pane.error:
-            return f"{name} failed (its error is shown in the pane)"  # never the error text: HTML, or a blind model's name
-    return None
-
-
 def shared_messages(panes: Sequence[PaneState]) -> tuple[Message, ...]:
     """The conversation the user typed: every user message of the pane with the longest context.
 
@@ -80,11 +62,12 @@ def pane_output(position: int, pane: PaneState, model_id: str, started: datetime
 def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, user_id: str,
                 mode: Mode = "chat", sampling: SamplingParams | None = None,
                 tools: Sequence[dict[str, Any]] | None = None, json_schema: dict[str, Any] | None = None,
-                blind: bool = False, now: datetime | None = None) -> TurnRecord:
+                blind: bool = False, now: datetime | None = None, turn_id: str = "") -> TurnRecord:
     """Build the record of one finished turn; pane positions are the display order, left to right.
 
     ``model_ids[i]`` is what pane ``i``'s server reported (or was configured with); ``now``
-    is when the last pane finished. In blind mode the models were assigned to the panes at
+    is when the last pane finished; ``turn_id`` the id made when the turn started (the store
+    makes one when it is empty). In blind mode the models were assigned to the panes at
     random, so the display order already is the shuffled order.
     """
     if len(model_ids) != len(panes):
@@ -96,5 +79,5 @@ def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, user_id
     return TurnRecord(user_id=user_id, mode=mode, panes=outputs,
                       messages=shared_messages(panes), sampling=sampling or SamplingParams(),
                       tools=tuple(tools) if tools else None, json_schema=json_schema, blind=blind,
-                      pane_order=tuple(range(len(panes))), created_at=now)
+                      pane_order=tuple(range(len(panes))), id=turn_id, created_at=now)
 

@@ -15,11 +15,10 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
-from playground.backends.windows import ContextWindows
 from playground.compare.budget import (
     PromptTooLong,
     TokenBudget,
@@ -44,6 +43,13 @@ from playground.types import (
 )
 
 ACTIVE = ("waiting", "streaming")
+
+
+class WindowLookup(Protocol):
+    """Where a turn learns each backend's context window (``compare.served.ServedModels``)."""
+
+    async def get(self, backend_id: str) -> int | None:
+        """The window in tokens (prompt + new tokens), or ``None`` if nobody knows it."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,7 @@ async def _generate(job: PaneJob, request: GenerationRequest, put: Callable[[obj
     return "".join(parts)
 
 
-async def _run_pane(job: PaneJob, windows: ContextWindows | None, put: Callable[[object], None]) -> None:
+async def _run_pane(job: PaneJob, windows: WindowLookup | None, put: Callable[[object], None]) -> None:
     """One pane's part: generate, and in tool mode answer calls and generate again."""
     spec = job.backend.spec
     messages, depth = list(job.messages), job.depth
@@ -273,7 +279,7 @@ async def _run_pane(job: PaneJob, windows: ContextWindows | None, put: Callable[
         messages += [Message("assistant", reply), *tool_messages(steps)]
 
 
-async def _pump(index: int, job: PaneJob, windows: ContextWindows | None,
+async def _pump(index: int, job: PaneJob, windows: WindowLookup | None,
                 queue: asyncio.Queue[tuple[int, object]], wake: asyncio.Event,
                 sent: dict[int, float], clock: Callable[[], float]) -> None:
     """Run one pane into the shared queue; every failure becomes a queued value.
@@ -311,7 +317,7 @@ async def _hold(wake: asyncio.Event, seconds: float) -> None:
                 await wake.wait()
 
 
-async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: ContextWindows | None = None,
+async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: WindowLookup | None = None,
                    clock: Callable[[], float] = time.perf_counter, pacer: UpdatePacer | None = None
                    ) -> AsyncIterator[Sequence[PaneState]]:
     """Stream every job into its pane at once, yielding the panes after each batch of events.

@@ -1,10 +1,9 @@
-"""Voting in the Compare tab as pure rules over one browser session's ``VoteSession``.
+"""The vote rules of the Compare tab, over one browser session's ``VoteSession``.
 
 The UI keeps a ``VoteSession`` per browser session (in a ``gr.State``) next to the Compare
-tab's ``CompareSession``; every handler reads both and calls the functions here. Identity
-of a turn: ``turn.begin`` gives every pane a fresh ``PaneMetrics`` object each turn, so
-the tuple of those objects names the turn the panes now show (the session keeps them
-alive, so an id can never be reused while it is compared against).
+tab's ``CompareSession``; every handler reads both and calls the functions here. A turn is
+named by its id (``CompareSession.turn_id``, made when it starts, the id the store keeps it
+under): a vote goes to the stored turn only while that is the turn the panes show.
 
 Example:
     >>> ranking_from_ranks([2, 1, 2])
@@ -17,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from playground.compare.record import not_votable_reason
 from playground.compare.state import CompareSession, PaneState
 from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
 from playground.safe_markdown import code_span, escape_inline
+from playground.store.db import Store, record_vote
 from playground.store.errors import InvalidVoteError
 from playground.store.votes import Ranking, vote_ranking, winner_position
-from playground.types import PaneMetrics, TurnRecord, Vote, VoteKind
+from playground.types import TurnRecord, Vote, VoteKind
 
 PAIR_CHOICES: dict[str, str] = {"a": "A is better", "b": "B is better", "tie": "Tie", "bothbad": "Both are bad"}
 
@@ -32,45 +31,44 @@ PAIR_CHOICES: dict[str, str] = {"a": "A is better", "b": "B is better", "tie": "
 class VoteSession:
     """What one browser session knows about its latest stored turn and its vote on it.
 
-    ``record`` is the stored turn (its ``id`` set), ``marker`` the ``PaneMetrics`` objects of
-    the panes that showed it, ``vote`` this user's vote as the store holds it. ``revealed``
-    holds the panes of a blind battle whose names were shown (later turns of that battle
-    are no longer blind). ``pending`` is the marker of a turn being saved right now, so a
-    second "turn ended" event for the same turn does not save it twice. ``problem`` says
-    why the latest turn could not be stored.
+    ``record`` is the stored turn (its ``id`` is the turn id), ``vote`` this user's vote as
+    the store holds it. ``pending`` is the id of a turn being saved right now, so a second
+    "turn ended" event for the same turn does not save it twice. ``problem`` says why the
+    latest turn could not be stored.
     """
 
     record: TurnRecord | None = None
-    marker: tuple[PaneMetrics, ...] = ()
     vote: Vote | None = None
-    revealed: tuple[PaneState, ...] = ()
-    pending: tuple[PaneMetrics, ...] = ()
+    pending: str = ""
     problem: str | None = None
 
 
-def turn_marker(panes: Sequence[PaneState]) -> tuple[PaneMetrics, ...]:
-    """The objects that identify the turn these panes show (see the module docstring)."""
-    return tuple(p.metrics for p in panes)
+def is_current(vs: VoteSession, session: CompareSession) -> bool:
+    """Is the session's stored turn the one its panes show (the same turn id)?"""
+    return vs.record is not None and bool(session.panes) and bool(session.turn_id) and vs.record.id == session.turn_id
 
 
-def same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
-    """True when both sequences hold the very same objects, in order (never equal-but-other ones)."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
-
-
-def is_current(vs: VoteSession, panes: Sequence[PaneState]) -> bool:
-    """Is the session's stored turn the one these panes show?"""
-    return vs.record is not None and bool(panes) and same_objects(vs.marker, turn_marker(panes))
-
-
-def battle_revealed(vs: VoteSession, panes: Sequence[PaneState]) -> bool:
-    """Were the names of these panes (this blind battle) already shown?"""
-    return bool(panes) and same_objects(vs.revealed, panes)
-
-
-def blind_now(vs: VoteSession, session: CompareSession) -> bool:
+def blind_now(session: CompareSession) -> bool:
     """Are the models' names hidden from the user right now? (Blind mode, until a vote reveals them.)"""
-    return session.blind and not battle_revealed(vs, session.panes)
+    return session.blind and not session.revealed
+
+
+def not_votable_reason(panes: Sequence[PaneState]) -> str | None:
+    """Why this turn cannot be voted on, or ``None`` when it can (≥2 panes, all finished cleanly).
+
+    Example:
+        >>> not_votable_reason([PaneState("a", "A", status="done"), PaneState("b", "B", status="stopped")])
+        'pane B was stopped'
+    """
+    if len(panes) < 2:
+        return "a vote needs at least two panes"
+    for i, pane in enumerate(panes):
+        name = f"pane {chr(65 + i)}"
+        if pane.status == "stopped":
+            return f"{name} was stopped"
+        if pane.status != "done" or pane.error:
+            return f"{name} failed (its error is shown in the pane)"  # never the error text: HTML, or a blind model's name
+    return None
 
 
 def cast_blind(vs: VoteSession, session: CompareSession, kind: VoteKind, ranking: Ranking | None = None) -> bool:
@@ -79,7 +77,7 @@ def cast_blind(vs: VoteSession, session: CompareSession, kind: VoteKind, ranking
     Voting reveals the names, so a repeated click or a gold edit of a blind vote stays blind,
     while a changed mind after the reveal is not blind any more.
     """
-    if blind_now(vs, session):
+    if blind_now(session):
         return True
     if vs.vote is None or vs.record is None or not vs.vote.blind:
         return False
@@ -87,18 +85,18 @@ def cast_blind(vs: VoteSession, session: CompareSession, kind: VoteKind, ranking
     return vote_ranking(Vote(vs.record.id, "", kind, ranking=ranking), positions) == vs.vote.ranking
 
 
-def vote_problem(vs: VoteSession, panes: Sequence[PaneState]) -> str | None:
+def vote_problem(vs: VoteSession, session: CompareSession) -> str | None:
     """Why a vote cannot be cast right now, or ``None``.
 
     Example:
-        >>> vote_problem(VoteSession(), [])
+        >>> vote_problem(VoteSession(), CompareSession())
         'There is no finished turn to vote on yet.'
     """
-    if vs.record is None or not panes:
+    if vs.record is None or not session.panes:
         return "There is no finished turn to vote on yet."
-    if not is_current(vs, panes):
+    if not is_current(vs, session):
         return "A new turn has started: vote on it when it has finished."
-    reason = not_votable_reason(panes)
+    reason = not_votable_reason(session.panes)
     return f"Voting is off for this turn: {reason}." if reason else None
 
 
@@ -153,6 +151,28 @@ def new_vote(vs: VoteSession, user_id: str, kind: VoteKind, *, ranking: Ranking 
                 terms_version=terms_version)
     vote_ranking(vote, [p.position for p in vs.record.panes])
     return vote
+
+
+def cast_vote(vs: VoteSession, session: CompareSession, store: Store, voter: str, kind: VoteKind, *,
+              ranking: Ranking | None = None, gold_text: str | None = None, terms_version: str | None = None,
+              limits: TextLimits = DEFAULT_LIMITS) -> Vote:
+    """Record ``voter``'s vote on the session's current turn; returns it as stored (after the commit).
+
+    A vote in a blind battle reveals its names (on the panes, and later turns of the battle are not blind).
+
+    Raises:
+        InvalidVoteError: no current turn to vote on (a stale one, a turn not finished cleanly), or the vote
+            does not fit it.
+        StoreError, SQLAlchemyError: the store refused or failed; nothing changed.
+    """
+    if (problem := vote_problem(vs, session)) is not None:
+        raise InvalidVoteError(problem)
+    vote = new_vote(vs, voter, kind, ranking=ranking, gold_text=gold_text, blind=cast_blind(vs, session, kind, ranking),
+                    terms_version=terms_version, limits=limits)
+    vs.vote = record_vote(store, vote)
+    if session.blind:
+        session.revealed = True
+    return vs.vote
 
 
 def letters(ranking: Ranking) -> str:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from playground.compare import run as turn
+from playground.compare.actions import Turns
 from playground.backends.base import Backend
-from playground.backends.windows import ContextWindows
-from playground.hermes.builtin_tools import ToolContext, load_stock_table
-from playground.compare.pacing import UpdatePacer
 from playground.settings import Settings
-from playground.compare.prepare import (
-    SHARED,
-    TurnChoices,
-    TurnSetupError,
-    continue_pane,
-    sampling_from_widgets,
-    start_turn,
-    take_tool_result,
-)
+from playground.compare.prepare import SHARED, TurnChoices, TurnSetupError, sampling_from_widgets
 from playground.types import SamplingParams
-from playground.compare.state import CompareSession, PaneState
+from playground.compare.state import CompareSession
 from playground.ui.access import Gatekeeper
 from playground.ui.blind import names_hidden, pane_name, shown_pane, shown_summary
 from playground.ui.inputs import refusal
@@ -154,7 +144,7 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Row(equal_height=False, elem_id="compare-main"):
         with gr.Column(scale=3, min_width=300, elem_id="compare-stage"):
             with gr.Row(elem_id="compare-bar"):
-                n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=200)
+                n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=250)
                 blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
                                     elem_id="blind", scale=1, min_width=260)
             with gr.Row(equal_height=False, elem_id="panes"):
@@ -162,17 +152,17 @@ def build_compare(settings: Settings) -> CompareWidgets:
             after_turn = gr.Column()
             with gr.Column(elem_id="composer"):
                 with gr.Row(equal_height=True):
-                    message = gr.Textbox(placeholder="Message all panes (Enter sends, Shift+Enter adds a line)",
-                                         lines=1, max_lines=8, label="Message", show_label=False, scale=5,
-                                         min_width=180, elem_id="message", container=False)
-                    send = gr.Button("Send", variant="primary", elem_id="send", scale=0, min_width=80)
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=80)
+                    message = gr.Textbox(placeholder="Message all panes…", lines=1, max_lines=8, label="Message",
+                                         show_label=False, scale=5, min_width=150, elem_id="message",
+                                         container=False)
+                    send = gr.Button("Send", variant="primary", elem_id="send", scale=0, min_width=70)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=70)
                 with gr.Row(elem_id="composer-tools"):
-                    gr.HTML(COMPOSER_HINT, elem_id="message-hint", js_on_load=None)
+                    gr.HTML(COMPOSER_HINT, elem_id="message-hint", js_on_load=None, scale=1, min_width=140)
                     regenerate = gr.Button("Regenerate last turn", size="sm", elem_id="regenerate", scale=0,
                                            min_width=150)
-                    clear = gr.Button("Clear", size="sm", elem_id="clear", scale=0, min_width=70)
-        with gr.Column(scale=1, min_width=300, elem_id="compare-settings"):
+                    clear = gr.Button("Clear", size="sm", elem_id="clear", scale=0, min_width=60)
+        with gr.Column(scale=1, min_width=340, elem_id="compare-settings"):
             mode = gr.Radio(list(MODE_LABELS), value=next(iter(MODE_LABELS)), label="Mode", elem_id="mode")
             modes = build_modes(assets, mode)
             with gr.Accordion("System prompt", open=True, elem_id="system-box"):
@@ -181,24 +171,6 @@ def build_compare(settings: Settings) -> CompareWidgets:
                 sampling = _sampling_widgets()
     return CompareWidgets(panes, n_panes, blind, modes, system, sampling, message, send, stop, regenerate,
                           clear, gr.State(CompareSession()), assets, after_turn)
-
-
-def blind_assignment(settings: Settings, n: int, rng: random.Random) -> list[str]:
-    """Random backends for a blind battle: distinct while there are enough, in random order."""
-    ids = [spec.id for spec in settings.backends]
-    return rng.sample(ids, n) if len(ids) >= n else [rng.choice(ids) for _ in range(n)]
-
-
-def _panes_for(panes: list[PaneState], backend_ids: list[str], settings: Settings) -> list[PaneState]:
-    """Keep each pane's conversation unless its backend changed (then it starts afresh)."""
-    out = []
-    for i, backend_id in enumerate(backend_ids):
-        old = panes[i] if i < len(panes) else None
-        if old is not None and old.backend_id == backend_id:
-            out.append(old)
-        else:
-            out.append(PaneState(backend_id=backend_id, label=settings.backend(backend_id).label))
-    return out
 
 
 @dataclass
@@ -210,6 +182,7 @@ class TurnEvents:
     clear: Any
     refresh: Any  # CompareSession -> every pane widget, e.g. to show the names after a blind vote
     outputs: list[Any]
+    actions: Turns  # the entry points (start, regenerate, tool result, stop, record) the events call
 
 
 class CompareView:
@@ -262,160 +235,138 @@ class CompareView:
             p.chatbot, p.metrics, p.tool_box, p.tool_call, p.tool_result, p.inspector_header, p.inspector_code))]
 
 
-def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend], gate: Gatekeeper,
-                 visitor: gr.State) -> TurnEvents:
-    """Attach the Compare tab's events; returns them so voting can follow a turn.
+class CompareHandlers:
+    """The Compare tab's event handlers: widget values -> one ``compare.actions.Turns`` call -> widgets.
 
     Starting a turn asks ``gate`` first (quotas); the guard in front of Gradio already refused a
-    second turn of a session that has one queued or running.
+    second turn of a session that has one queued or running. Setup problems become a refusal.
     """
-    count = len(w.panes)
-    view = CompareView(w, settings)
-    windows = ContextWindows(backends)
-    pacer = UpdatePacer()
-    tool_context = ToolContext(stocks=load_stock_table(settings.assets_dir / "tools" / "stock_fundamentals.csv"))
-    wire_system_prompt(w.system, w.assets)
-    for pane in w.panes:
-        wire_system_prompt(pane.system, w.assets)
-    wire_modes(w.modes, w.system, w.assets)
 
-    def choices_from(values: Mapping[Any, Any]) -> TurnChoices:
+    def __init__(self, w: CompareWidgets, turns: Turns, gate: Gatekeeper, visitor: gr.State) -> None:
+        self.w, self.turns, self.gate, self.visitor = w, turns, gate, visitor
+        self.view = CompareView(w, turns.settings)
+
+    def choices(self, values: Mapping[Any, Any]) -> TurnChoices:
+        """The turn's choices (mode, prompts, editors, sampling) from the widget values."""
+        w = self.w
         if values[w.modes.mode] not in MODE_LABELS:
             raise refusal(f"Mode must be one of {', '.join(MODE_LABELS)}.")
         own = tuple(system_value(values[p.system.no_system], values[p.system.text]) if values[p.own_system]
                     else SHARED for p in w.panes)
         return TurnChoices(
             mode=MODE_LABELS[values[w.modes.mode]],
-            sampling=sampling_from_widgets(*(values[c] for c in w.sampling), limits=settings.limits),
+            sampling=sampling_from_widgets(*(values[c] for c in w.sampling), limits=self.turns.settings.limits),
             system=system_value(values[w.system.no_system], values[w.system.text]), pane_systems=own,
             tools_text=values[w.modes.tools], schema_text=values[w.modes.schema],
             grammar=bool(values[w.modes.grammar]), max_depth=values[w.modes.max_depth])
 
-    async def stream(session: CompareSession, jobs: Sequence[turn.PaneJob], panes: Sequence[PaneState]
-                     ) -> AsyncIterator[Outputs]:
-        yield view.live(session)
-        async for _ in turn.run_turn(jobs, panes, windows, pacer=pacer):
-            yield view.live(session)
-
-    async def send(values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
-        gate.turn(request, values[visitor])
-        session: CompareSession = values[w.state]
-        n, blind = int(values[w.n_panes]), bool(values[w.blind])
-        if not settings.backends:
-            raise refusal("No backend is configured: see the setup help at the top of the page.")
-        backend_ids = [values[p.backend] for p in w.panes][:n]
-        if blind and (len(session.panes) != n or not session.panes[0].transcript):  # a new battle
-            backend_ids = blind_assignment(settings, n, random.SystemRandom())
-            session.revealed = False
-        elif blind:  # a battle goes on with the same hidden models
-            backend_ids = [pane.backend_id for pane in session.panes]
-        if any(b is None for b in backend_ids):
-            raise refusal("Choose a backend for every pane.")
-        previous = session.panes
-        session.panes = _panes_for(previous, backend_ids, settings)
-        session.blind = blind
-        try:
-            jobs = start_turn(session, choices_from(values), values[w.message], backends, tool_context,
-                              settings.limits)
-        except TurnSetupError as exc:
-            session.panes = previous
-            raise refusal(str(exc)) from None
+    async def send(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
+        """Send: a new turn on the chosen panes (random ones in a new blind battle); empties the message box."""
+        self.gate.turn(request, values[self.visitor])
+        w, n = self.w, int(values[self.w.n_panes])
+        with _refused():
+            updates = self.turns.start(values[w.state], self.choices(values), values[w.message],
+                                       [values[p.backend] for p in w.panes][:n], bool(values[w.blind]))
         first = True
-        async for update in stream(session, jobs, session.panes):
+        async for session in updates:
+            update = self.view.live(session)
             if first:
                 update[w.message], first = "", False
             yield update
 
-    async def regenerate(values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
-        gate.turn(request, values[visitor])
-        session: CompareSession = values[w.state]
-        if not session.panes or not session.panes[0].transcript or any(p.status == "tool_input"
-                                                                        for p in session.panes):
-            raise refusal("Nothing to regenerate yet (or a pane still waits for a tool result).")
-        dropped = [(pane.transcript[-1], pane.history) for pane in session.panes]
-        text = [turn.drop_last_exchange(pane) for pane in session.panes][0]
-        try:
-            jobs = start_turn(session, choices_from(values), text, backends, tool_context, settings.limits)
-        except TurnSetupError as exc:
-            for pane, (exchange, history) in zip(session.panes, dropped):
-                pane.transcript.append(exchange)
-                pane.history = history
-            raise refusal(str(exc)) from None
-        async for update in stream(session, jobs, session.panes):
-            yield update
+    async def regenerate(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
+        """Regenerate: the last turn again, as a new turn."""
+        self.gate.turn(request, values[self.visitor])
+        with _refused():
+            updates = self.turns.regenerate(values[self.w.state], self.choices(values))
+        async for session in updates:
+            yield self.view.live(session)
 
-    def tool_result_handler(index: int) -> Any:
+    def tool_result(self, index: int) -> Callable[[str, CompareSession], AsyncIterator[Outputs]]:
+        """The handler of pane ``index``'s "Return result" button (named for its API endpoint)."""
+
         async def return_result(text: str, session: CompareSession) -> AsyncIterator[Outputs]:
-            pane = session.panes[index] if index < len(session.panes) else None
-            if pane is None or turn.awaiting_tool(pane) is None:
-                raise refusal("This pane is not waiting for a tool result.")
-            try:
-                take_tool_result(pane, text, settings.limits)
-            except TurnSetupError as exc:
-                raise refusal(str(exc)) from None
-            if turn.awaiting_tool(pane) is not None:  # more calls of this round still wait
-                yield view.live(session)
-                return
-            job = continue_pane(pane, session, backends[pane.backend_id], tool_context)
-            async for update in stream(session, [job], [pane]):
-                yield update
+            with _refused():
+                updates = self.turns.continue_after_tool(session, index, text)
+            async for shown in updates:
+                yield self.view.live(shown)
 
         return_result.__name__ = f"return_tool_result_{index}"
         return return_result
 
-    async def inspect(session: CompareSession) -> Outputs:
-        session.inspect = True
-        for pane in session.panes:
-            request = pane.last_request
-            if request is not None and pane.budget is not None and pane.budget.source != "tokenize":
-                counted = await backends[pane.backend_id].count_tokens(request)
-                if counted is not None:
-                    pane.budget = replace(pane.budget, prompt_tokens=counted, source="tokenize")
-        return view.full(session)
+    async def inspect(self, session: CompareSession) -> Outputs:
+        """The prompt inspector opened: exact token counts, then every pane widget."""
+        await self.turns.recount_tokens(session)
+        return self.view.full(session)
 
-    def show_full(session: CompareSession) -> Outputs:
-        return view.full(session)
+    def show_full(self, session: CompareSession) -> Outputs:
+        """Every pane widget as the session is now."""
+        return self.view.full(session)
 
-    def show_full_cleared(session: CompareSession) -> Outputs:
-        return view.full(session, clear_tool_results=True)
+    def show_full_cleared(self, session: CompareSession) -> Outputs:
+        """Every pane widget, the tool-result boxes emptied."""
+        return self.view.full(session, clear_tool_results=True)
 
-    def stop(session: CompareSession) -> Outputs:
-        turn.stop(session.panes)
-        return view.full(session)
+    def stop(self, session: CompareSession) -> Outputs:
+        """Stop: every pane stops, keeping its text."""
+        self.turns.stop(session)
+        return self.view.full(session)
 
-    def clear() -> Outputs:
-        return view.full(CompareSession())
+    def clear(self) -> Outputs:
+        """Clear: a new, empty session."""
+        return self.view.full(CompareSession())
 
-    def show_panes(n: int) -> list[Any]:
-        return [gr.Column(visible=i < int(n)) for i in range(count)]
+    def show_panes(self, n: int) -> list[Any]:
+        """Show the first ``n`` pane columns."""
+        return [gr.Column(visible=i < int(n)) for i in range(len(self.w.panes))]
 
-    def toggle_blind(blind: bool) -> list[Any]:
-        return [gr.Dropdown(visible=not blind) for _ in range(count)]
+    def toggle_blind(self, blind: bool) -> list[Any]:
+        """Blind mode hides the backend choice (the battle picks at random)."""
+        return [gr.Dropdown(visible=not blind) for _ in self.w.panes]
 
-    outputs = view.outputs()
+
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A turn that cannot start is refused with the setup problem's message (nothing was changed)."""
+    try:
+        yield
+    except TurnSetupError as exc:
+        raise refusal(str(exc)) from None
+
+
+def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, Backend], gate: Gatekeeper,
+                 visitor: gr.State) -> TurnEvents:
+    """Attach the Compare tab's events; returns them so voting can follow a turn."""
+    h = CompareHandlers(w, Turns.for_app(settings, backends), gate, visitor)
+    wire_system_prompt(w.system, w.assets)
+    for pane in w.panes:
+        wire_system_prompt(pane.system, w.assets)
+    wire_modes(w.modes, w.system, w.assets)
+    outputs = h.view.outputs()
     modes = w.modes
     inputs = {w.message, w.n_panes, w.blind, w.state, visitor, *w.sampling, w.system.no_system, w.system.text, modes.mode,
               modes.tools, modes.schema, modes.grammar, modes.max_depth,
               *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
-    live = view.live_outputs()
+    live = h.view.live_outputs()
     turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": TURNS,
                                     "concurrency_limit": settings.max_turns}
-    send_event = w.send.click(send, inputs, [*live, w.message], api_name="send", **turn_options)
-    submit_event = w.message.submit(send, inputs, [*live, w.message], api_name=False, **turn_options)
-    regen_event = w.regenerate.click(regenerate, inputs, live, api_name="regenerate", **turn_options)
-    tool_events = [p.tool_send.click(tool_result_handler(i), [p.tool_result, w.state], live, **turn_options)
+    send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **turn_options)
+    submit_event = w.message.submit(h.send, inputs, [*live, w.message], api_name=False, **turn_options)
+    regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **turn_options)
+    tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
     for event in (send_event, submit_event, regen_event):
-        event.then(show_full, [w.state], outputs, **glue)
+        event.then(h.show_full, [w.state], outputs, **glue)
     for event in tool_events:  # only after a result was taken: a refused one stays in its box
-        event.success(show_full_cleared, [w.state], outputs, **glue)
+        event.success(h.show_full_cleared, [w.state], outputs, **glue)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
-    stop_event = w.stop.click(stop, [w.state], outputs, cancels=turn_events, queue=False)
-    clear_event = w.clear.click(clear, None, outputs, cancels=turn_events, queue=False)
+    stop_event = w.stop.click(h.stop, [w.state], outputs, cancels=turn_events, queue=False)
+    clear_event = w.clear.click(h.clear, None, outputs, cancels=turn_events, queue=False)
     for p in w.panes:
-        p.inspector.expand(inspect, [w.state], outputs, api_visibility="private")
-    w.n_panes.change(show_panes, w.n_panes, [p.column for p in w.panes], **glue)
-    blind_event = w.blind.change(toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
-    blind_event.then(clear, None, outputs, **glue)
-    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=show_full, outputs=outputs)
+        p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private")
+    w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **glue)
+    blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
+    blind_event.then(h.clear, None, outputs, **glue)
+    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
+                      actions=h.turns)

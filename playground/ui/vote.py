@@ -7,24 +7,21 @@ returned, i.e. after its transaction committed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from playground.compare import votes as voting
-from playground.backends.base import Backend
+from playground.compare.state import CompareSession
 from playground.settings import Settings
-from playground.store.db import Store, VotedTurn, record_vote, save_turn
+from playground.store.db import Store, VotedTurn
 from playground.store.errors import StoreError
 from playground.store.hub import HubVoteLog
-from playground.compare.record import is_finished, not_votable_reason, turn_record
 from playground.types import Vote, VoteKind
-from playground.compare.state import CompareSession
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
 from playground.ui.inputs import refusal
@@ -32,7 +29,6 @@ from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
 from playground.compare.votes import VoteSession
 
 log = logging.getLogger(__name__)
-MODEL_INFO_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -93,8 +89,8 @@ def build_vote(settings: Settings, terms: str) -> VoteWidgets:
 def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[Any]:
     """Widget updates showing the session's stored turn, its vote and (blind mode) the names."""
     panes = session.panes
-    current = voting.is_current(vs, panes)
-    reason = not_votable_reason(panes) if current else None
+    current = voting.is_current(vs, session)
+    reason = voting.not_votable_reason(panes) if current else None
     votable = current and reason is None
     n = len(panes)
     if vs.problem:
@@ -113,7 +109,7 @@ def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[An
     gold = voting.winner_text(vs.vote, vs.record) if votable else None
     gold_value = (vs.vote.gold_text if vs.vote and vs.vote.gold_text is not None else gold) or ""
     if session.blind and panes:
-        revealed = current and voting.battle_revealed(vs, panes)
+        revealed = current and not voting.blind_now(session)
         reveal = (voting.reveal_line(vs.record) if revealed and vs.record else
                   "🙈 Blind battle: the models' names are hidden until you vote.")
     else:
@@ -129,20 +125,6 @@ def hidden_view(rank_slots: int) -> list[Any]:
             gr.Accordion(visible=False), gr.skip(), "", "", gr.skip()]
 
 
-async def model_ids(session: CompareSession, settings: Settings, backends: Mapping[str, Backend]) -> list[str]:
-    """What each pane's server says it runs (``/info``), else the configured model id, else ``""``."""
-
-    async def one(backend_id: str) -> str:
-        configured = settings.backend(backend_id).model_id
-        try:
-            info = await asyncio.wait_for(backends[backend_id].info(), MODEL_INFO_TIMEOUT_S)
-        except (asyncio.TimeoutError, KeyError):
-            return configured
-        return info.model_id or configured
-
-    return list(await asyncio.gather(*(one(p.backend_id) for p in session.panes)))
-
-
 def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> None:
     """Append a stored vote to the Hub log (Spaces); a failure is logged, the vote is already safe."""
     if hub_log is None or vs.record is None:
@@ -154,7 +136,7 @@ def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> No
 
 
 def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
-              backends: Mapping[str, Backend], gate: Gatekeeper, visitor: gr.State,
+              gate: Gatekeeper, visitor: gr.State,
               hub_log: HubVoteLog | None = None, on_stored: Callable[[str], object] | None = None) -> None:
     """Store each finished turn (after every turn event and after Stop), and wire the vote controls.
 
@@ -168,53 +150,24 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
 
     async def store_turn(session: CompareSession, vs: VoteSession, visitor_now: Visitor,
                          request: gr.Request) -> list[Any]:
-        panes = session.panes
-        if not is_finished(panes) or voting.is_current(vs, panes):
-            return render(vs, session, slots) if voting.is_current(vs, panes) else hidden_view(slots)
-        marker = voting.turn_marker(panes)
-        if voting.same_objects(vs.pending, marker):  # the same turn's other "ended" event is saving it
+        recorded = await events.actions.record(session, vs, store,
+                                               lambda: gate.recorder(gate.identify(request, visitor_now)),
+                                               hub_log, on_stored)
+        if recorded == "saving":  # the same turn's other "ended" event is saving it
             return [gr.skip()] * len(outputs)
-        vs.pending = marker  # no await since the checks above: atomic on the event loop
-        try:
-            ids = await model_ids(session, settings, backends)
-            revealed = voting.battle_revealed(vs, panes)
-            record = turn_record(panes, ids, user_id=gate.recorder(gate.identify(request, visitor_now)),
-                                 mode=session.mode, sampling=session.sampling, tools=session.tools,
-                                 json_schema=session.json_schema, blind=session.blind and not revealed)
-            turn_id = await asyncio.to_thread(save_turn, store, record)
-        except (StoreError, SQLAlchemyError, OSError) as exc:
-            log.error("could not store a finished turn: %s", exc)
-            vs.record, vs.marker, vs.vote, vs.problem = None, (), None, f"This turn could not be stored: {exc}"
-            return render(vs, session, slots)
-        finally:
-            vs.pending = ()
-        vs.record = replace(record, id=turn_id)
-        if on_stored is not None:
-            on_stored(turn_id)
-        if hub_log is not None:  # every stored turn, voted or not, so a restart restores it
-            await asyncio.to_thread(hub_log.append_turn, vs.record)
-        vs.marker, vs.vote, vs.problem = marker, None, None
-        if not revealed:
-            vs.revealed = ()
-        return render(vs, session, slots)
+        return render(vs, session, slots) if recorded == "stored" else hidden_view(slots)
 
     def cast(vs: VoteSession, session: CompareSession, visitor_now: Visitor, request: gr.Request, kind: VoteKind,
              ranking: Any = None, gold_text: str | None = None) -> list[Any]:
-        problem = voting.vote_problem(vs, session.panes)
-        if problem:
+        problem = voting.vote_problem(vs, session)
+        if problem:  # before the quota counts the vote
             raise refusal(problem)
         who = gate.vote(request, visitor_now)
         try:
-            vote = voting.new_vote(vs, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
-                                   blind=voting.cast_blind(vs, session, kind, ranking),
-                                   terms_version=gate.terms_version(), limits=settings.limits)
-            stored = record_vote(store, vote)  # returns only after the commit
+            stored = voting.cast_vote(vs, session, store, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
+                                      terms_version=gate.terms_version(), limits=settings.limits)
         except (StoreError, SQLAlchemyError) as exc:
             raise refusal(f"Your vote was not saved: {exc}") from None
-        vs.vote = stored
-        if session.blind:
-            vs.revealed = tuple(session.panes)
-            session.revealed = True
         append_to_hub(hub_log, stored, vs)
         return render(vs, session, slots)
 

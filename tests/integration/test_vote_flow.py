@@ -96,6 +96,20 @@ def test_finished_turn_is_stored_with_its_full_context(api, store):
     assert a.finished_at is not None and a.started_at is not None
 
 
+def test_a_finished_turn_asks_no_server_for_its_model_id(api, store, app):
+    servers = app[1]
+    api.call("/send", Message="Model ids, turn one", **panes("gamma", "alpha"))
+    api.call("/store_turn")
+    asked = {name: servers[name].info_requests for name in ("gamma", "alpha")}  # at most the first turn's one
+    assert all(n <= 1 for n in asked.values())
+    for text in ("Model ids, turn two", "Model ids, turn three"):
+        api.call("/send", Message=text, **panes("gamma", "alpha"))
+        api.call("/store_turn")
+    assert {name: servers[name].info_requests for name in asked} == asked  # no GET /info per finished turn
+    stored = turns_of(store, "Model ids, turn one", "Model ids, turn two", "Model ids, turn three")
+    assert [[p.model_id for p in t.panes] for t in stored] == [["test/gamma-model", "test/alpha-model"]] * 3
+
+
 def test_a_changed_mind_replaces_the_vote_and_double_clicks_count_once(api, store):
     api.call("/send", Message="Pick one", **panes("alpha", "beta"))
     api.call("/store_turn")

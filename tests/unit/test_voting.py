@@ -10,10 +10,10 @@ import pytest
 from playground.compare import votes as voting
 from playground.store.errors import InvalidVoteError
 from playground.store.filters import vote_filter
-from playground.compare.record import is_finished, not_votable_reason, turn_record
-from playground.types import Message, PaneMetrics, Vote
+from playground.compare.record import is_finished, turn_record
 from playground.compare.state import CompareSession, PaneState
-from playground.compare.votes import VoteSession
+from playground.compare.votes import VoteSession, not_votable_reason
+from playground.types import Message, PaneMetrics, Vote
 
 
 def pane(backend: str, reply: str = "ok", status: str = "done", system: str | None = "sys", **kw) -> PaneState:
@@ -22,19 +22,24 @@ def pane(backend: str, reply: str = "ok", status: str = "done", system: str | No
 
 
 def stored(panes: list[PaneState], turn_id: str = "t1") -> VoteSession:
-    record = turn_record(panes, [f"org/{p.backend_id}" for p in panes], user_id="u")
-    return VoteSession(record=replace(record, id=turn_id), marker=voting.turn_marker(panes))
+    return VoteSession(record=turn_record(panes, [f"org/{p.backend_id}" for p in panes], user_id="u", turn_id=turn_id))
 
 
-def test_a_turn_is_identified_by_its_pane_objects_not_by_equal_values():
+def shown(panes: list[PaneState], turn_id: str = "t1", **kw) -> CompareSession:
+    """The session whose panes show turn ``turn_id``."""
+    return CompareSession(panes=panes, turn_id=turn_id, **kw)
+
+
+def test_a_turn_is_identified_by_its_id_not_by_its_objects_or_values():
     panes = [pane("a"), pane("b")]
-    vs = stored(panes)
-    assert voting.is_current(vs, panes)
-    twin = [pane("a"), pane("b")]  # equal values, another turn (e.g. the same deterministic reply regenerated)
+    vs, session = stored(panes), shown(panes)
+    assert vs.record.id == "t1" and voting.is_current(vs, session)
+    session.panes = [replace(p, metrics=replace(p.metrics)) for p in panes]  # copies of the same turn
+    assert voting.is_current(vs, session) and voting.vote_problem(vs, session) is None
+    twin = shown([pane("a"), pane("b")], turn_id="t2")  # equal values, another turn (a deterministic regenerate)
     assert not voting.is_current(vs, twin)
-    panes[1].metrics = PaneMetrics()  # what turn.begin does when the next turn starts
-    assert not voting.is_current(vs, panes)
-    assert voting.vote_problem(vs, panes) == "A new turn has started: vote on it when it has finished."
+    assert voting.vote_problem(vs, twin) == "A new turn has started: vote on it when it has finished."
+    assert not voting.is_current(vs, shown(panes, turn_id=""))
 
 
 def test_no_vote_after_a_failed_or_stopped_pane_or_with_one_pane():
@@ -42,7 +47,7 @@ def test_no_vote_after_a_failed_or_stopped_pane_or_with_one_pane():
     assert not_votable_reason([pane("a", status="stopped"), pane("b")]) == "pane A was stopped"
     assert not_votable_reason([pane("a")]) == "a vote needs at least two panes"
     panes = [pane("a"), pane("b", status="stopped")]
-    assert voting.vote_problem(stored(panes), panes).startswith("Voting is off for this turn: pane B was stopped")
+    assert voting.vote_problem(stored(panes), shown(panes)).startswith("Voting is off for this turn: pane B was stopped")
 
 
 def test_paused_or_streaming_panes_are_not_finished():
@@ -83,27 +88,25 @@ def test_new_vote_checks_the_kind_against_the_turn():
 
 def test_blind_names_stay_hidden_until_this_battle_is_revealed():
     panes = [pane("a"), pane("b")]
-    session = CompareSession(panes=panes, blind=True)
-    vs = stored(panes)
-    assert voting.blind_now(vs, session)
-    vs.revealed = tuple(panes)
-    assert not voting.blind_now(vs, session)
-    new_battle = CompareSession(panes=[pane("a"), pane("b")], blind=True)
-    assert voting.blind_now(vs, new_battle)
-    assert not voting.blind_now(VoteSession(), CompareSession(panes=panes, blind=False))
+    session = shown(panes, blind=True)
+    assert voting.blind_now(session)
+    session.revealed = True  # a vote in this battle
+    assert not voting.blind_now(session)
+    assert voting.blind_now(shown([pane("a"), pane("b")], blind=True))  # a new battle
+    assert not voting.blind_now(shown(panes, blind=False))
 
 
 def test_repeating_or_editing_a_blind_vote_stays_blind_but_a_changed_mind_does_not():
     panes = [pane("a"), pane("b")]
-    session = CompareSession(panes=panes, blind=True)
+    session = shown(panes, blind=True)
     vs = stored(panes)
     assert voting.cast_blind(vs, session, "a")
-    vs.vote, vs.revealed = Vote("t1", "u", "a", ranking=((0,), (1,)), blind=True), tuple(panes)
+    vs.vote, session.revealed = Vote("t1", "u", "a", ranking=((0,), (1,)), blind=True), True
     assert voting.cast_blind(vs, session, "a")  # a second click, or a gold edit of the same choice
     assert not voting.cast_blind(vs, session, "b")  # decided with the names known
     open_vs = stored(panes)
     open_vs.vote = Vote("t1", "u", "a", ranking=((0,), (1,)))
-    assert not voting.cast_blind(open_vs, CompareSession(panes=panes, blind=False), "a")
+    assert not voting.cast_blind(open_vs, shown(panes, blind=False), "a")
 
 
 def test_reveal_line_names_every_pane_in_display_order():
