@@ -211,7 +211,8 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
     log_dir.mkdir(parents=True, exist_ok=True)
     ks = [int(k) for k in args.users.split(",") if k.strip()]
     results: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": " ".join(sys.argv),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "command": " ".join(["python -m benchmarks.load", *sys.argv[1:]]),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
         "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env,
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 130
         files = report.write_all(runs[-1], run_dir, png=not args.no_png)
     if args.runs > 1:
-        combined = {"command": " ".join(sys.argv), "aggregate": summary.aggregate(runs), "runs": runs}
+        combined = {"command": runs[0]["command"], "aggregate": summary.aggregate(runs), "runs": runs}
         files = report.write_aggregate(combined, out_dir)
     latest = args.out / "latest"
     latest.unlink(missing_ok=True)

@@ -99,10 +99,12 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def _spread(d: dict[str, Any] | None, fmt: Callable[[float | None], str] = _x) -> str:
+def _spread(d: dict[str, Any] | None, runs: int, fmt: Callable[[float | None], str] = _x) -> str:
+    """``median (min–max)``, and how many runs had the figure if not all."""
     if not d or d.get("median") is None:
         return "–"
-    return f"{fmt(d['median'])} ({fmt(d['min'])}–{fmt(d['max'])})"
+    some = f", {d['n']} of {runs} runs" if d["n"] < runs else ""
+    return f"{fmt(d['median'])} ({fmt(d['min'])}–{fmt(d['max'])}{some})"
 
 
 def aggregate_markdown(combined: dict[str, Any]) -> str:
@@ -118,13 +120,13 @@ def aggregate_markdown(combined: dict[str, Any]) -> str:
         ks = sorted(per_k, key=int)
 
         def cell(k: Any, side: str, key: str, per_k: dict[Any, Any] = per_k) -> str:
-            return _spread(per_k[k][side][key])
+            return _spread(per_k[k][side][key], agg["runs"])
 
         out += [f"## Ratios: `{name}`", "", *_ratio_rows(cell, ks, naive and name != "naive"), ""]
     for name, per_k in variants.items():
         ks = sorted(per_k, key=int)
         out += [f"## Figures: `{name}`", "", "| K | " + " | ".join(map(str, ks)) + " |", "|---" * (len(ks) + 1) + "|"]
-        out += [f"| {label} | " + " | ".join(_spread(per_k[k]["figures"][key], fmt) for k in ks) + " |"
+        out += [f"| {label} | " + " | ".join(_spread(per_k[k]["figures"][key], agg["runs"], fmt) for k in ks) + " |"
                 for key, label, _, _, fmt in FIGURES]
         out += [""]
     for i, results in enumerate(combined["runs"], 1):

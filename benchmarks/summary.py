@@ -147,7 +147,8 @@ NAIVE = "naive"
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else a / b
+    """``a / b``; ``None`` without ``b > 0`` (an added TTFT within noise of 0 makes no denominator)."""
+    return None if a is None or b is None or b <= 0 else a / b
 
 
 def vs_backends(row: dict[str, Any], ref: dict[str, Any], direct: dict[str, Any] | None) -> dict[str, float | None]:
@@ -171,7 +172,7 @@ def vs_backends(row: dict[str, Any], ref: dict[str, Any], direct: dict[str, Any]
 
 def add_ratios(results: dict[str, Any]) -> None:
     """Give every app row ``vs_naive`` (each figure ÷ the naive app's at the same K, same run; ``None``
-    where the naive figure is 0 or missing) and ``vs_backends`` (see ``vs_backends``)."""
+    where the naive figure is ≤ 0 or missing) and ``vs_backends`` (see ``vs_backends``)."""
     naive = {r["users"]: r for r in results["apps"].get(NAIVE, [])}
     direct = {r["users"]: r for r in results["direct"]}
     for rows in results["apps"].values():
