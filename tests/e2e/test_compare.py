@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -33,18 +34,26 @@ def test_two_panes_fill_at_the_same_time(page: Page, tgi_server_factory):
     b = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=8, tokens=24))
     with running_app(["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}"]) as (url, _):
         page.goto(url)
+        sent = time.monotonic()
         send(page, "Count for me")
         both_streaming = False
-        deadline = time.monotonic() + 10
+        first_seen: dict[int, float] = {}  # seconds from Send until the page showed a pane's first token
+        deadline = time.monotonic() + 60  # a wait: the streams take ~3 s
         while time.monotonic() < deadline and not both_streaming:
             texts = [pane_text(page, 0), pane_text(page, 1)]
+            for i, text in enumerate(texts):
+                if "tok" in text:
+                    first_seen.setdefault(i, time.monotonic() - sent)
             both_streaming = all("tok2" in t and "tok23" not in t for t in texts)
             time.sleep(0.05)
         assert both_streaming, "never saw both panes part-way through their replies at once"
         for i in (0, 1):
-            expect(page.locator(f"#pane-{i}-metrics")).to_contain_text("finish: eos_token", timeout=10_000)
+            expect(page.locator(f"#pane-{i}-metrics")).to_contain_text("finish: eos_token", timeout=30_000)
             assert "tok23" in pane_text(page, i)
-            assert "TTFT 0.2" in metrics_text(page, i) and "tok/s" in metrics_text(page, i)
+            assert "tok/s" in metrics_text(page, i)
+            # Shown TTFT: no earlier than the server's 0.2 s delay, no later than the page showed the token.
+            ttft = float(re.search(r"TTFT (\d+\.\d+) s", metrics_text(page, i)).group(1))
+            assert 0.2 <= ttft + 0.005 <= first_seen[i] + 0.01, (ttft, first_seen)
 
 
 def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, tgi_server_factory):
@@ -63,7 +72,7 @@ def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, t
         expect(page.locator("#pane-1-chat")).to_contain_text("tok1", timeout=10_000)
         assert slow.disconnects == 0
         page.locator("#stop").click()
-        assert slow.wait_for_disconnects(1, timeout=3.0), "Stop did not close the slow backend's connection"
+        assert slow.wait_for_disconnects(1, timeout=30.0), "Stop did not close the slow backend's connection"
         expect(page.locator("#pane-1-metrics")).to_contain_text("finish: stopped")
         assert "tok399" not in pane_text(page, 1)
         assert "overloaded" not in pane_text(page, 0).lower() and "overloaded" not in pane_text(page, 1).lower()

@@ -39,7 +39,7 @@ async def test_queue_client_turn_stop_and_report(tgi_server_factory, tmp_path):
             for server in servers:
                 server.behavior = Behavior(ttft=0.05, rate=20, tokens=400)
             trial = await stop_trial(client, probe, send, urls, streaming_s=0.1)
-            assert trial.error is None and trial.latency_s < 2.0, trial
+            assert trial.error is None and trial.latency_s < 400 / 20 / 2, trial  # half the 20 s stream it stopped
             for server in servers:
                 server.behavior = QUICK
 

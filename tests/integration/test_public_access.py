@@ -227,8 +227,9 @@ def test_a_session_has_one_turn_at_a_time(public_app, servers):
         data[send["inputs"].index(component_id(conf, "message"))] = "Take your time"
         session = raw.new_session()
         join = {"data": data, "event_data": None, "fn_index": send["id"], "trigger_id": None, "session_hash": session}
+        asked = len(servers["alpha"].requests)
         assert client.post("/gradio_api/queue/join", json=join).status_code == 200
-        time.sleep(0.5)
+        assert servers["alpha"].wait_for_requests(asked + 1, timeout=60), "the first turn never reached its backend"
         second = client.post("/gradio_api/queue/join", json=join)
         assert second.status_code == 429 and "already running" in second.json()["detail"]
         other = raw.call(client, send, data, raw.new_session())

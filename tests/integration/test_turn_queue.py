@@ -28,6 +28,8 @@ async def test_turns_past_the_limit_queue_one_after_another(tgi_server_factory, 
     assert all(t.ok for t in turns), [t.error for t in turns]
     turns = sorted(turns, key=lambda t: t.t_started or 0)
     for before, after in zip(turns, turns[1:]):
-        # ~1 s turns: unlimited, all three would start together, ~1 s before the first one ends
-        assert after.t_started >= before.t_done - 0.3, "two turns streamed at once past --max-turns 1"
+        # Unlimited, all three would start together, a whole turn before the first one ends; the slack (for the
+        # client reading two streams) is a share of the turn measured here, so a slow machine widens it.
+        slack = 0.3 * (before.t_done - before.t_started)
+        assert after.t_started >= before.t_done - slack, "two turns streamed at once past --max-turns 1"
     assert max(t.max_rank for t in turns) >= 1, "the last turn in line was never shown its position"

@@ -24,9 +24,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 60.0, *,
+def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_s: float = 120.0, *,
                 cwd: Path = ROOT, prefix: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Start ``[PREFIX] python app.py ARGS`` in ``cwd`` on a free port; yield (url, process); stop it afterwards."""
+    """Start ``[PREFIX] python app.py ARGS`` in ``cwd`` on a free port; yield (url, process); stop it afterwards.
+
+    The app starts in a few seconds; ``timeout_s`` leaves room for a machine busy with other tests.
+    """
     port = free_port()
     full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen([*prefix, sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=full_env,

@@ -124,19 +124,19 @@ class TGITestServer:
         with self._cond:
             return len(self._active)
 
-    def wait_for_disconnects(self, n: int, timeout: float = 5.0) -> bool:
+    def wait_for_disconnects(self, n: int, timeout: float = 30.0) -> bool:
         """Block until at least n disconnects were seen; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: len(self._disconnect_times) >= n, timeout)
 
-    def wait_for_completed(self, n: int, timeout: float = 5.0) -> bool:
+    def wait_for_completed(self, n: int, timeout: float = 30.0) -> bool:
         """Block until at least n generations completed; False on timeout.
 
         A client can read the final event before the server's generator has counted it."""
         with self._cond:
             return self._cond.wait_for(lambda: self._completed >= n, timeout)
 
-    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
+    def wait_for_requests(self, n: int, timeout: float = 30.0) -> bool:
         """Block until at least n generation requests arrived; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: len(self._requests) >= n, timeout)
