@@ -38,7 +38,7 @@ def test_on_a_space_the_scheduler_starts_with_the_server_token_and_votes_are_app
     hub = FakeHub()
     log = open_space_vote_log("me/space", "me/votes", "VOTES_TOKEN", tmp_path / "outbox", hf_api=hub)
     assert log is not None
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a wait, returns as soon as the repo exists
     while not hub.repos and time.monotonic() < deadline:  # started in the background at app start
         time.sleep(0.01)
     assert hub.repos and hub.repos[0][0] == "me/votes" and hub.repos[0][1]["repo_type"] == "dataset"
