@@ -115,9 +115,21 @@ def rows_for(rows: list[list[object]], operator: bool) -> list[list[object]]:
     return rows if operator else [[*row[:url], "(operators only)", *row[url + 1:]] for row in rows]
 
 
+def health_of(settings: Settings, rows: Sequence[Sequence[object]]) -> dict[str, bool]:
+    """Backend id -> did it answer, from the probe's table rows (in ``settings.backends`` order).
+
+    Example:
+        >>> health_of(Settings(backends=(BackendSpec("a", "A", "http://x"),)), [["A", "tgi", "", "down"]])
+        {'a': False}
+    """
+    health = COLUMNS.index("Health")
+    return {spec.id: row[health] == "up" for spec, row in zip(settings.backends, rows)}
+
+
 def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown,
                        is_operator: Callable[[gr.Request], bool]) -> tuple[gr.Dataframe, Callable[..., Any]]:
-    """Lay out the Backends tab; Refresh probes anew. Returns the table and what a page load runs."""
+    """Lay out the Backends tab; Refresh probes anew. Returns the table and what a page load runs
+    (the table, the setup help and each backend's health for the Compare panes, see :func:`health_of`)."""
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="backends-table", wrap=True)
     refresh = gr.Button("Refresh", size="sm", elem_id="backends-refresh")
     probe = RecentProbe(settings, backends)
@@ -126,9 +138,9 @@ def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help
         rows, help_update = await probe.fresh()
         return rows_for(rows, is_operator(request)), help_update
 
-    async def load_table(request: gr.Request) -> tuple[list[list[object]], Any]:
+    async def load_table(request: gr.Request) -> tuple[list[list[object]], Any, dict[str, bool]]:
         rows, help_update = await probe.recent()
-        return rows_for(rows, is_operator(request)), help_update
+        return rows_for(rows, is_operator(request)), help_update, health_of(settings, rows)
 
     refresh.click(refresh_table, None, [table, help_box], api_name="backends")
     return table, load_table
