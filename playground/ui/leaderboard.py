@@ -32,7 +32,7 @@ STYLE_COLUMNS = ["Style feature", "Coefficient (log-odds per SD)", "95% interval
 CONFORMANCE_COLUMNS = ["Model", "Tool-call replies", "Valid tool calls", "JSON replies", "Valid JSON",
                        "Answers", "Reasoning tags used"]
 BOOTSTRAP_ROUNDS = 200
-MIN_BATTLES = 20
+MIN_BATTLES = 20  # below this many battles a model is listed as provisional: no rating, no rank
 
 
 def rated_sides(battles: pd.DataFrame, by: RateBy) -> pd.DataFrame:
@@ -54,21 +54,39 @@ def _interval(row: pd.Series) -> str:
     return f"−{row['rating'] - row['lower']:.0f} / +{row['upper'] - row['rating']:.0f}"
 
 
+def _ranks(board: pd.DataFrame) -> pd.Series:
+    """Arena ranks among these models only: 1 + how many have a lower bound above this one's upper bound."""
+    return pd.Series([1 + int((board["lower"] > upper).sum()) for upper in board["upper"]], index=board.index)
+
+
+def rated(board: pd.DataFrame) -> pd.Index:
+    """The models with at least ``MIN_BATTLES`` battles: the only ones given a rating and a rank."""
+    return board.index[board["battles"] >= MIN_BATTLES]
+
+
 def board_table(plain: pd.DataFrame, styled: pd.DataFrame) -> list[list[Any]]:
-    """Rows for display, best style-controlled rating first, intervals as −/+ offsets, few battles noted.
+    """Rows for display: models with ``MIN_BATTLES`` battles or more ranked among themselves, best
+    style-controlled rating first, intervals as −/+ offsets; then, apart, the provisional ones with
+    their battle count only (a handful of battles yields ratings like 2828 and −828, ranked 1).
 
     Example:
-        >>> b = pd.DataFrame({"rating": [1100.4], "lower": [1050.0], "upper": [1160.0], "rank": [1], "battles": [9]},
-        ...                  index=["x"])
+        >>> b = pd.DataFrame({"rating": [1100.4, 2828.0], "lower": [1050.0, 900.0], "upper": [1160.0, 4000.0],
+        ...                   "rank": [1, 1], "battles": [25, 3]}, index=["x", "y"])
         >>> board_table(b, b)
-        [[1, 'x', 1100, '−50 / +60', 1, 1100, '−50 / +60', 9, 'provisional: fewer than 20 battles']]
+        [[1, 'x', 1100, '−50 / +60', 1, 1100, '−50 / +60', 25, ''], ['—', 'y', '—', '—', '—', '—', '—', 3, 'provisional: 3 of 20 battles, no rating or rank yet']]
     """
-    rows = []
-    for name, s in styled.iterrows():
-        p = plain.loc[name]
-        note = f"provisional: fewer than {MIN_BATTLES} battles" if s["battles"] < MIN_BATTLES else ""
-        rows.append([int(p["rank"]), str(name), round(p["rating"]), _interval(p), int(s["rank"]), round(s["rating"]),
-                     _interval(s), int(s["battles"]), note])
+    ranked = rated(styled)
+    plain_ranks, styled_ranks = _ranks(plain.loc[ranked]), _ranks(styled.loc[ranked])
+    rows: list[list[Any]] = []
+    for name in ranked:
+        p, s = plain.loc[name], styled.loc[name]
+        rows.append([int(plain_ranks[name]), str(name), round(p["rating"]), _interval(p), int(styled_ranks[name]),
+                     round(s["rating"]), _interval(s), int(s["battles"]), ""])
+    few = styled.drop(index=ranked).sort_values("battles", ascending=False, kind="stable")
+    for name, s in few.iterrows():
+        battles = int(s["battles"])
+        rows.append(["—", str(name), "—", "—", "—", "—", "—", battles,
+                     f"provisional: {battles} of {MIN_BATTLES} battles, no rating or rank yet"])
     return rows
 
 
@@ -132,7 +150,7 @@ def summary_line(board: pd.DataFrame, by: RateBy, slice_name: str = "all") -> st
     few = int(board["battles"].min())
     if few < MIN_BATTLES:
         text += (f"\n\n⚠️ Provisional: some ratings rest on only {few} battle{'s' if few != 1 else ''}; "
-                 f"ratings and intervals mean little below {MIN_BATTLES} battles each.")
+                 f"models below {MIN_BATTLES} battles are listed apart, without a rating or rank.")
     return text
 
 
@@ -151,7 +169,9 @@ def compute(store: Store, by: RateBy, slice_name: str, blind_only: bool, labels:
                 *conformance)
     plain = leaderboard(battles, rounds=BOOTSTRAP_ROUNDS)
     styled: StyleControlled = style_controlled_leaderboard(battles, rounds=BOOTSTRAP_ROUNDS)
-    return (board_table(plain, styled.board), style_table(styled.style), ratings_figure(plain, styled.board),
+    ranked = rated(styled.board)  # the chart leaves provisional ratings out, as the table does
+    return (board_table(plain, styled.board), style_table(styled.style),
+            ratings_figure(plain.loc[ranked], styled.board.loc[ranked]),
             win_rate_figure(win_rate_matrix(battles)), summary_line(styled.board, by, slice_name), bias, *conformance)
 
 

@@ -189,9 +189,19 @@ def test_board_rows_mark_ratings_on_few_battles_provisional():
                           "rank": [1, 1], "battles": [40, 4]}, index=["One", "Two"])
     styled = plain.assign(rating=[1001.0, 1003.0]).iloc[::-1]
     rows = board_table(plain, styled)
-    assert [r[1] for r in rows] == ["Two", "One"]  # style-controlled order
-    assert rows[1] == [1, "One", 1000, "−10 / +12", 1, 1001, "−11 / +11", 40, ""]
-    assert rows[0][-1].startswith("provisional")
+    assert [r[1] for r in rows] == ["One", "Two"]  # ranked first, the provisional one apart
+    assert rows[0] == [1, "One", 1000, "−10 / +12", 1, 1001, "−11 / +11", 40, ""]
+    assert rows[1][-1].startswith("provisional") and rows[1][:8] == ["—", "Two", "—", "—", "—", "—", "—", 4]
+
+
+def test_provisional_models_neither_rank_nor_push_the_ranked_ones_down():
+    plain = pd.DataFrame({"rating": [2828.0, 1100.0, 1000.0, -828.0], "lower": [2000.0, 1050.0, 950.0, -1500.0],
+                          "upper": [3500.0, 1150.0, 1040.0, 0.0], "rank": [1, 2, 3, 1],
+                          "battles": [3, 30, 30, 3]}, index=["lucky", "A", "B", "unlucky"])
+    rows = board_table(plain, plain)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, "A", 1100), (2, "B", 1000), ("—", "lucky", "—"),
+                                                   ("—", "unlucky", "—")]
+    assert "2828" not in str(rows) and "-828" not in str(rows)
 
 
 def test_summary_warns_when_ratings_rest_on_few_battles():
