@@ -15,7 +15,7 @@ from playground.types import BackendInfo
 class ServedModels:
     """Each backend's last healthy ``/info`` answer; a backend that did not answer is asked again next time.
 
-    ``get`` has the interface of ``backends.windows.ContextWindows`` (what ``run_turn`` asks).
+    ``get`` is the window lookup ``run.run_turn`` asks (``run.WindowLookup``).
     """
 
     def __init__(self, backends: Mapping[str, Backend]) -> None:

@@ -193,10 +193,19 @@ def describe_vote(vote: Vote) -> str:
 
 def winner_text(vote: Vote | None, record: TurnRecord | None) -> str | None:
     """The single winner's reply as the model wrote it, or ``None`` when there is no single winner."""
-    if vote is None or record is None or vote.kind in ("tie", "bothbad"):
+    if vote is None or record is None or not vote.ranking:
         return None
-    best = winner_position(vote.ranking or ())
+    best = winner_position(vote.ranking)  # None for a tie or "both bad" (one group)
     return next((p.output for p in record.panes if p.position == best), None)
+
+
+def gold_edit(vs: VoteSession, text: str) -> str | None:
+    """The edited reply to keep with the vote: ``None`` when it is empty or the winner's reply unchanged.
+
+    Example:
+        >>> gold_edit(VoteSession(), "  ")
+    """
+    return None if text == winner_text(vs.vote, vs.record) or not text.strip() else text
 
 
 def reveal_line(record: TurnRecord) -> str:

@@ -16,7 +16,9 @@ import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from playground.compare import votes as voting
+from playground.compare.actions import Turns
 from playground.compare.state import CompareSession
+from playground.compare.votes import VoteSession
 from playground.settings import Settings
 from playground.store.db import Store, VotedTurn
 from playground.store.errors import StoreError
@@ -26,7 +28,6 @@ from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.compare import CompareWidgets, TurnEvents
 from playground.ui.inputs import refusal
 from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
-from playground.compare.votes import VoteSession
 
 log = logging.getLogger(__name__)
 
@@ -135,89 +136,108 @@ def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> No
         log.warning("could not append vote %s to the Hub log: %s", vote.id, type(exc).__name__)
 
 
+class VoteHandlers:
+    """The vote panel's event handlers: widget values -> ``compare`` calls -> widget updates.
+
+    Every vote handler asks ``gate`` first: vote policy, consent, quotas; the voter is the
+    caller's pseudonym, never the Gradio session.
+    """
+
+    def __init__(self, w: VoteWidgets, turns: Turns, store: Store, settings: Settings, gate: Gatekeeper,
+                 hub_log: HubVoteLog | None, on_stored: Callable[[str], object] | None) -> None:
+        self.turns, self.store, self.settings, self.gate = turns, store, settings, gate
+        self.hub_log, self.on_stored = hub_log, on_stored
+        self.slots, self.n_outputs = len(w.ranks), len(w.outputs())
+
+    async def store_turn(self, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                         request: gr.Request) -> list[Any]:
+        """A turn event ended: store the finished turn once and show the vote panel for it."""
+        recorded = await self.turns.record(session, vs, self.store,
+                                           lambda: self.gate.recorder(self.gate.identify(request, visitor_now)),
+                                           self.hub_log, self.on_stored)
+        if recorded == "saving":  # the same turn's other "ended" event is saving it
+            return [gr.skip()] * self.n_outputs
+        return render(vs, session, self.slots) if recorded == "stored" else hidden_view(self.slots)
+
+    def cast(self, vs: VoteSession, session: CompareSession, visitor_now: Visitor, request: gr.Request,
+             kind: VoteKind, ranking: Any = None, gold_text: str | None = None) -> list[Any]:
+        """Record the caller's vote on the current turn (refused with a reason when it cannot be)."""
+        problem = voting.vote_problem(vs, session)
+        if problem:  # before the quota counts the vote
+            raise refusal(problem)
+        who = self.gate.vote(request, visitor_now)
+        try:
+            stored = voting.cast_vote(vs, session, self.store, who.voter or "", kind, ranking=ranking,
+                                      gold_text=gold_text, terms_version=self.gate.terms_version(),
+                                      limits=self.settings.limits)
+        except (StoreError, SQLAlchemyError) as exc:
+            raise refusal(f"Your vote was not saved: {exc}") from None
+        append_to_hub(self.hub_log, stored, vs)
+        return render(vs, session, self.slots)
+
+    def pair(self, kind: VoteKind) -> Callable[..., list[Any]]:
+        """The handler of one two-pane vote button (named for its API endpoint)."""
+
+        def vote(session: CompareSession, vs: VoteSession, visitor_now: Visitor, request: gr.Request) -> list[Any]:
+            return self.cast(vs, session, visitor_now, request, kind)
+
+        vote.__name__ = f"vote_{kind}"
+        return vote
+
+    def vote_ranking(self, request: gr.Request, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                     *ranks: Any) -> list[Any]:
+        """Submit ranking: a rank per pane becomes a best-to-worst vote."""
+        try:
+            ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
+        except StoreError as exc:
+            raise refusal(str(exc)) from None
+        return self.cast(vs, session, visitor_now, request, "ranking", ranking=ranking)
+
+    def save_gold(self, text: str, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                  request: gr.Request) -> list[Any]:
+        """Save edited reply: the vote again, with the edit (an unchanged or empty text drops it)."""
+        if vs.vote is None:
+            raise refusal("Vote first: the edit replaces the reply you preferred.")
+        if not isinstance(text, str):
+            raise refusal("The edited reply must be text.")
+        return self.cast(vs, session, visitor_now, request, vs.vote.kind, ranking=vs.vote.ranking,
+                         gold_text=voting.gold_edit(vs, text))
+
+    def accept_terms(self, visitor_now: Visitor) -> tuple[Visitor, Any]:
+        """The visitor accepted the consent notice: remember its version, hide the notice."""
+        accepted = Visitor(visitor_now.browser_id if isinstance(visitor_now, Visitor) else None,
+                           self.gate.terms.version)
+        return accepted, gr.Column(visible=False)
+
+    def turn_started(self) -> list[Any]:
+        """A turn started: hide the panel until it has finished."""
+        return hidden_view(self.slots)
+
+
 def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
               gate: Gatekeeper, visitor: gr.State,
               hub_log: HubVoteLog | None = None, on_stored: Callable[[str], object] | None = None) -> None:
     """Store each finished turn (after every turn event and after Stop), and wire the vote controls.
 
     ``on_stored(turn_id)`` is told of each stored turn (the background judge's ``submit``: it never waits).
-
-    Every vote handler asks ``gate`` first: vote policy, consent, quotas; the voter is the
-    caller's pseudonym, never the Gradio session.
     """
-    slots = len(w.ranks)
+    h = VoteHandlers(w, events.actions, store, settings, gate, hub_log, on_stored)
     outputs = w.outputs()
-
-    async def store_turn(session: CompareSession, vs: VoteSession, visitor_now: Visitor,
-                         request: gr.Request) -> list[Any]:
-        recorded = await events.actions.record(session, vs, store,
-                                               lambda: gate.recorder(gate.identify(request, visitor_now)),
-                                               hub_log, on_stored)
-        if recorded == "saving":  # the same turn's other "ended" event is saving it
-            return [gr.skip()] * len(outputs)
-        return render(vs, session, slots) if recorded == "stored" else hidden_view(slots)
-
-    def cast(vs: VoteSession, session: CompareSession, visitor_now: Visitor, request: gr.Request, kind: VoteKind,
-             ranking: Any = None, gold_text: str | None = None) -> list[Any]:
-        problem = voting.vote_problem(vs, session)
-        if problem:  # before the quota counts the vote
-            raise refusal(problem)
-        who = gate.vote(request, visitor_now)
-        try:
-            stored = voting.cast_vote(vs, session, store, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
-                                      terms_version=gate.terms_version(), limits=settings.limits)
-        except (StoreError, SQLAlchemyError) as exc:
-            raise refusal(f"Your vote was not saved: {exc}") from None
-        append_to_hub(hub_log, stored, vs)
-        return render(vs, session, slots)
-
-    def pair_handler(kind: VoteKind) -> Callable[..., list[Any]]:
-        def vote(session: CompareSession, vs: VoteSession, visitor_now: Visitor, request: gr.Request) -> list[Any]:
-            return cast(vs, session, visitor_now, request, kind)
-
-        vote.__name__ = f"vote_{kind}"
-        return vote
-
-    def vote_ranking(request: gr.Request, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
-                     *ranks: Any) -> list[Any]:
-        try:
-            ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
-        except StoreError as exc:
-            raise refusal(str(exc)) from None
-        return cast(vs, session, visitor_now, request, "ranking", ranking=ranking)
-
-    def save_gold(text: str, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
-                  request: gr.Request) -> list[Any]:
-        if vs.vote is None:
-            raise refusal("Vote first: the edit replaces the reply you preferred.")
-        if not isinstance(text, str):
-            raise refusal("The edited reply must be text.")
-        original = voting.winner_text(vs.vote, vs.record)
-        gold = None if text == original or not text.strip() else text
-        return cast(vs, session, visitor_now, request, vs.vote.kind, ranking=vs.vote.ranking, gold_text=gold)
-
-    def accept_terms(visitor_now: Visitor) -> tuple[Visitor, Any]:
-        accepted = Visitor(visitor_now.browser_id if isinstance(visitor_now, Visitor) else None, gate.terms.version)
-        return accepted, gr.Column(visible=False)
-
-    def turn_started() -> list[Any]:
-        return hidden_view(slots)
-
     turn_inputs = [compare.state, w.state, visitor]
     for i, event in enumerate(events.turns):  # on success, failure and cancellation alike
-        event.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn" if i == 0 else None,
-                   api_visibility="public" if i == 0 else "undocumented")
-    events.stop.then(store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
+        event.then(h.store_turn, turn_inputs, outputs, show_progress="hidden",
+                   api_name="store_turn" if i == 0 else None, api_visibility="public" if i == 0 else "undocumented")
+    events.stop.then(h.store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     show_names = (events.refresh, [compare.state], events.outputs)  # a blind vote reveals the names on the panes
     for start in (compare.send.click, compare.message.submit, compare.regenerate.click, compare.clear.click,
                   compare.blind.change):
-        start(turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
-    votes = [button.click(pair_handler(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
+        start(h.turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
+    votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
              for kind, button in w.pair.items()]
-    votes.append(w.submit_ranking.click(vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking"))
+    votes.append(w.submit_ranking.click(h.vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking"))
     for voted in votes:
         voted.success(*show_names, **glue)
     wire_recheck(w.recheck, votes, w.state, visitor, store, settings, gate)  # now and then, a past pair re-shown
-    w.gold_save.click(save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")
-    w.accept.click(accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")
+    w.gold_save.click(h.save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")
+    w.accept.click(h.accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")

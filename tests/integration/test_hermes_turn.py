@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
-from playground.compare import run as turn
 from playground.backends.registry import make_backend
-from playground.backends.windows import ContextWindows
+from playground.compare import run as turn
+from playground.compare.served import ServedModels
+from playground.compare.state import PaneState
 from playground.hermes.builtin_tools import builtin_tool_schemas
 from playground.hermes.jsonmode import grammar_for
 from playground.hermes.tool_loop import fill_tool_result
 from playground.hermes.tools import render_tools_system_prompt
 from playground.types import BackendSpec, Message, SamplingParams
-from playground.compare.state import PaneState
 from tests.support.tgi_protocol import Behavior
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -49,7 +49,7 @@ async def run_jobs(specs: list[BackendSpec], make_job, panes: list[PaneState] | 
     panes = panes or [PaneState(s.id, s.label) for s in specs]
     jobs = [make_job(pane, backend) for pane, backend in zip(panes, backends)]
     try:
-        async for _ in turn.run_turn(jobs, panes, ContextWindows({b.spec.id: b for b in backends}) if windows else None):
+        async for _ in turn.run_turn(jobs, panes, ServedModels({b.spec.id: b for b in backends}) if windows else None):
             pass
     finally:
         for backend in backends:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from playground.compare import run as turn
 from playground.backends.registry import make_backend
-from playground.backends.windows import ContextWindows
-from playground.hermes.builtin_tools import ToolContext
+from playground.compare import run as turn
 from playground.compare.prepare import TurnChoices, TurnSetupError, start_turn
-from playground.types import BackendSpec, SamplingParams
+from playground.compare.served import ServedModels
 from playground.compare.state import CompareSession, PaneState
+from playground.hermes.builtin_tools import ToolContext
+from playground.types import BackendSpec, SamplingParams
 from tests.support.tgi_protocol import Behavior
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -26,7 +26,7 @@ def setup(url: str) -> tuple[CompareSession, dict]:
 async def run(session: CompareSession, backends: dict, text: str) -> None:
     choices = TurnChoices(mode="chat", sampling=SamplingParams(max_new_tokens=50), system="Be brief.")
     jobs = start_turn(session, choices, text, backends, ToolContext())
-    async for _ in turn.run_turn(jobs, session.panes, ContextWindows(backends)):
+    async for _ in turn.run_turn(jobs, session.panes, ServedModels(backends)):
         pass
 
 
