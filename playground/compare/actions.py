@@ -182,7 +182,7 @@ class Turns:
             return "saving"
         vs.pending = session.turn_id  # no await since the checks above: atomic on the event loop
         try:
-            record = turn_record(session.panes, [self._model_id(p) for p in session.panes], user_id=user_id(),
+            record = turn_record(session.panes, [p.model_id for p in session.panes], user_id=user_id(),
                                  mode=session.mode, sampling=session.sampling, tools=session.tools,
                                  json_schema=session.json_schema, blind=session.blind and not session.revealed,
                                  turn_id=session.turn_id)

@@ -9,15 +9,21 @@ from typing import Any
 
 import gradio as gr
 
+from playground.backends.base import Backend
 from playground.compare import run as turn
 from playground.compare.actions import Turns
-from playground.backends.base import Backend
-from playground.settings import Settings
-from playground.compare.prepare import SHARED, TurnChoices, TurnSetupError, sampling_from_widgets
-from playground.types import SamplingParams
+from playground.compare.prepare import (
+    SHARED,
+    TurnChoices,
+    TurnSetupError,
+    sampling_from_widgets,
+)
 from playground.compare.state import CompareSession
+from playground.compare.votes import blind_now
+from playground.settings import Settings
+from playground.types import SamplingParams
 from playground.ui.access import Gatekeeper
-from playground.ui.blind import names_hidden, pane_name, shown_pane, shown_summary
+from playground.ui.blind import pane_name, shown_pane, shown_summary
 from playground.ui.inputs import refusal
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
@@ -223,7 +229,7 @@ class CompareView:
             out[widgets.tool_call] = awaiting_line(step) if step else ""
             # plain values, not component updates: Gradio builds a new component per update
             out[widgets.tool_result] = "" if clear_tool_results else gr.skip()
-            spec = self.settings.backend(pane.backend_id) if pane and not names_hidden(session) else None
+            spec = self.settings.backend(pane.backend_id) if pane and not blind_now(session) else None
             out[widgets.inspector_header] = (inspector_header(pane, spec) if pane and spec else
                                              "Hidden in a blind battle until you vote." if pane else "")
             out[widgets.inspector_code] = inspector_text(pane, spec) if pane and spec else ""
