@@ -297,7 +297,7 @@ def test_enqueue_fifo_then_default_and_reset(tgi_server_factory) -> None:
     assert texts[2].json()["generated_text"] == "default"
     server.behavior = Behavior(text="changed")
     assert httpx.post(server.url + "/generate", json={"inputs": "x"}).json()["generated_text"] == "changed"
-    assert len(server.requests) == 4 and server.completed == 3
+    assert server.wait_for_completed(3) and len(server.requests) == 4 and server.completed == 3  # counted late
     server.enqueue(Behavior(text="never"))
     server.reset()
     assert server.requests == [] and server.completed == 0
