@@ -46,7 +46,7 @@ def test_nothing_received_before_the_vote_names_the_models(page: Page, tgi_serve
         expect(page.locator("#pane-0-backend")).to_be_hidden()
         recording["on"] = True
         send(page, "Who are you?")
-        expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
+        expect(page.locator("#vote-a")).to_be_visible()
         page.locator("#pane-0-inspector").click()  # opening the inspector must not reveal it either
         page.wait_for_timeout(1500)
         compare = page.locator("#pane-0-chat").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first

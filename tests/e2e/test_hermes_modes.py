@@ -36,7 +36,7 @@ def test_function_calling_shows_the_tool_step_and_the_final_answer(page: Page, t
             re.compile(r"^You are a function calling AI model\..*\{TOOLS\}", re.S))
         send(page, "What is 6*7?")
         chat = page.locator("#pane-0-chat")
-        expect(chat).to_contain_text("6 times 7 is 42.", timeout=10_000)
+        expect(chat).to_contain_text("6 times 7 is 42.")
         expect(chat).to_contain_text("calculator")
         chat.get_by_text("calculator").first.click()  # open the collapsed step
         expect(chat).to_contain_text('"content": 42')
@@ -56,11 +56,11 @@ def test_a_tool_that_is_not_built_in_asks_for_its_result(page: Page, tgi_server_
         page.get_by_role("option", name="weather").click()
         send(page, "Weather in Paris?")
         call, box = page.locator("#pane-0-tool-call"), page.locator("#pane-0-tool-result")
-        expect(call).to_contain_text("Result of get_current_weather(location='Paris, France')", timeout=10_000)
+        expect(call).to_contain_text("Result of get_current_weather(location='Paris, France')")
         expect(page.locator("#pane-0-metrics")).to_contain_text("waiting for your tool result")
         box.locator("textarea").fill('{"temperature": 24, "sky": "sunny"}')
         page.locator("#pane-0-tool-send").click()
-        expect(page.locator("#pane-0-chat")).to_contain_text("It is sunny, 24 C.", timeout=10_000)
+        expect(page.locator("#pane-0-chat")).to_contain_text("It is sunny, 24 C.")
         expect(box).to_be_hidden()
         expect(call).to_be_hidden()
     sent = [r["body"]["inputs"] for r in server.requests if r["path"] in ("/", "/generate_stream")]
@@ -78,8 +78,8 @@ def test_json_mode_shows_validity_badges(page: Page, tgi_server_factory):
         page.keyboard.type('{"type": "object", "properties": {"name": {"type": "string"}, '
                            '"age": {"type": "integer"}}, "required": ["name", "age"]}')
         send(page, "Describe a character.")
-        expect(page.locator("#pane-0-metrics")).to_contain_text("JSON ✅ valid", timeout=10_000)
-        expect(page.locator("#pane-1-metrics")).to_contain_text("JSON ❌ invalid at $.age", timeout=10_000)
+        expect(page.locator("#pane-0-metrics")).to_contain_text("JSON ✅ valid")
+        expect(page.locator("#pane-1-metrics")).to_contain_text("JSON ❌ invalid at $.age")
         expect(page.locator("#pane-1-metrics")).to_contain_text("is not of type 'integer'")
     assert "<schema>\n{\"type\": \"object\"" in good.requests[-1]["body"]["inputs"]
 
@@ -91,7 +91,7 @@ def test_reasoning_sections_and_the_prompt_inspector(page: Page, tgi_server_fact
         page.goto(url)
         send(page, "2+2?")
         chat = page.locator("#pane-0-chat")
-        expect(chat).to_contain_text("The answer is 4.", timeout=10_000)
+        expect(chat).to_contain_text("The answer is 4.")
         plan = chat.locator("details summary", has_text="Plan")
         expect(plan).to_be_visible()
         expect(chat.get_by_text("First add, then check.", exact=True)).to_be_hidden()
@@ -100,7 +100,7 @@ def test_reasoning_sections_and_the_prompt_inspector(page: Page, tgi_server_fact
         expect(chat.locator("details summary", has_text="Raw text")).to_be_visible()
         page.locator("#pane-0-inspector").get_by_text("Prompt inspector").click()
         header = page.locator("#pane-0-inspector-header")
-        expect(header).to_contain_text("counted by the server's /tokenize", timeout=10_000)
+        expect(header).to_contain_text("counted by the server's /tokenize")
         expect(header).to_contain_text("of 8,192")
         code = page.locator("#pane-0-inspector-code")
         expect(code).to_contain_text("<|im_start|>system")

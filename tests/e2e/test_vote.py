@@ -38,7 +38,7 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
         page.goto(url)
         page.locator("#blind").get_by_role("checkbox").check()
         send(page, "Why is the sky blue?")
-        expect(page.locator("#vote-a")).to_be_visible(timeout=15_000)
+        expect(page.locator("#vote-a")).to_be_visible()
         shown = [pane_text(page, 0), pane_text(page, 1)]
         by_pane = [next(name for name, text in REPLIES.items() if text in shown[i]) for i in (0, 1)]
         reveal = page.locator("#vote-reveal")
@@ -57,7 +57,7 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
         expect(page.locator("#data-count")).to_contain_text("1 vote matches")
         page.locator("#export-dpo-jsonl").click()
         link = page.locator("#export-file a").first
-        expect(link).to_be_visible(timeout=15_000)
+        expect(link).to_be_visible()
         with page.expect_download() as download:
             link.click()
         path = download.value.path()
@@ -78,7 +78,7 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
         assert secret not in page.content()
 
         page.get_by_role("tab", name="Leaderboard").click()
-        expect(page.locator("#lb-table")).to_contain_text(by_pane[0], timeout=15_000)
+        expect(page.locator("#lb-table")).to_contain_text(by_pane[0])
         proc.terminate()
         logs = proc.communicate(timeout=10)[0]
     assert secret not in logs
@@ -91,10 +91,9 @@ def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, tgi_server_fact
     with running_app(["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--database-url", db]) as (url, _):
         page.goto(url)
         send(page, "Take your time")
-        expect(page.locator("#pane-1-chat")).to_contain_text("tok1", timeout=10_000)
+        expect(page.locator("#pane-1-chat")).to_contain_text("tok1")
         page.locator("#stop").click()
-        expect(page.locator("#vote-status")).to_contain_text("Voting is off for this turn: pane B was stopped",
-                                                             timeout=10_000)
+        expect(page.locator("#vote-status")).to_contain_text("Voting is off for this turn: pane B was stopped")
         expect(page.locator("#vote-a")).to_be_hidden()
         store = open_store(db, create=False)
         try:
@@ -108,4 +107,4 @@ def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, tgi_server_fact
 
         slow.behavior = Behavior(text="Quick now.")
         send(page, "Now quickly")  # the next turn is votable again
-        expect(page.locator("#vote-a")).to_be_visible(timeout=15_000)
+        expect(page.locator("#vote-a")).to_be_visible()
