@@ -61,6 +61,7 @@ LLAMA3_TOKENS: tuple[str, ...] = (
 FORBIDDEN_TOKENS: tuple[str, ...] = (IM_START, IM_END, *LLAMA3_TOKENS)  # plus <|reserved_special_token_N|>
 SPECIAL_TOKEN_RE = re.compile("|".join(map(re.escape, FORBIDDEN_TOKENS)) + r"|<\|reserved_special_token_\d+\|>")
 _ROLES = ("system", "user", "assistant", "tool")
+_TRAILING_SPECIALS = (IM_END, EOT, "<|eot_id|>")
 
 
 class ForgedTurnError(ValueError):
@@ -121,6 +122,23 @@ def history_content(text: str) -> str:
     """
     match = SPECIAL_TOKEN_RE.search(text)
     return text if match is None else text[: match.start()]
+
+
+def strip_trailing_specials(text: str) -> str:
+    """``text`` without outer whitespace and without end-of-turn tokens at its end.
+
+    The tokens are ``<|im_end|>``, ``<|end_of_text|>`` and ``<|eot_id|>``, as a server that
+    returns special tokens leaves them after a reply.
+
+    Example:
+        >>> strip_trailing_specials(' {"a": 1} <|im_end|>\\n<|end_of_text|> ')
+        '{"a": 1}'
+    """
+    text = text.strip()
+    while text.endswith(_TRAILING_SPECIALS):
+        token = next(t for t in _TRAILING_SPECIALS if text.endswith(t))
+        text = text[: -len(token)].rstrip()
+    return text
 
 
 def history_messages(messages: Sequence[Message]) -> list[Message]:

@@ -17,6 +17,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from playground.hermes.chatml import strip_trailing_specials
+
 #: PROTOCOLS.md §3 (real newlines); ``{SCHEMA}`` is replaced by the schema text.
 JSON_SYSTEM_PROMPT_TEMPLATE = (
     "You are a helpful assistant that answers in JSON. "
@@ -24,7 +26,6 @@ JSON_SYSTEM_PROMPT_TEMPLATE = (
 )
 
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON|jsonc)?[ \t]*\r?\n(.*?)```", re.DOTALL)
-_TRAILING_SPECIALS = ("<|im_end|>", "<|end_of_text|>", "<|eot_id|>")
 _MAX_BRACE_ATTEMPTS = 64
 
 
@@ -55,17 +56,6 @@ def render_json_system_prompt(schema_text: str) -> str:
     return JSON_SYSTEM_PROMPT_TEMPLATE.replace("{SCHEMA}", schema_text.strip())
 
 
-def _strip_reply(reply: str) -> str:
-    text = reply.strip()
-    changed = True
-    while changed:
-        changed = False
-        for tok in _TRAILING_SPECIALS:
-            if text.endswith(tok):
-                text, changed = text[: -len(tok)].rstrip(), True
-    return text
-
-
 def _loads(text: str) -> tuple[bool, Any]:
     try:
         return True, json.loads(text)
@@ -84,7 +74,7 @@ def extract_json(reply: str) -> tuple[Any, str | None]:
         >>> extract_json("no json here")
         (None, 'no JSON value found in the reply')
     """
-    text = _strip_reply(reply)
+    text = strip_trailing_specials(reply)
     ok, value = _loads(text)
     if ok:
         return value, None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,18 +111,6 @@ def load_presets(directory: Path | str) -> tuple[Preset, ...]:
             raise PresetError(f"duplicate preset id {p.id!r}")
         seen.add(p.id)
     return tuple(sorted(presets, key=lambda p: (p.order, p.id)))
-
-
-def find_preset(presets: Sequence[Preset], preset_id: str) -> Preset:
-    """Return the preset with ``preset_id``.
-
-    Raises:
-        KeyError: no such preset.
-    """
-    for p in presets:
-        if p.id == preset_id:
-            return p
-    raise KeyError(f"no preset {preset_id!r}; have {[p.id for p in presets]}")
 
 
 def _load_json_files(directory: Path | str) -> dict[str, Any]:

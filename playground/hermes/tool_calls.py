@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from playground.hermes.chatml import strip_trailing_specials
+
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
-_TRAILING_SPECIALS = ("<|im_end|>", "<|end_of_text|>", "<|eot_id|>")
 _NAME_RE = re.compile(r"""["']name["']\s*:\s*["']([^"']*)""")
 
 @dataclass(frozen=True)
@@ -96,17 +97,6 @@ def _find_blocks(text: str) -> list[_Block]:
         pos = end
 
 
-def _strip_body(body: str) -> str:
-    body = body.strip()
-    changed = True
-    while changed:
-        changed = False
-        for tok in _TRAILING_SPECIALS:
-            if body.endswith(tok):
-                body, changed = body[: -len(tok)].rstrip(), True
-    return body
-
-
 def _load_literal(body: str) -> tuple[Any, str | None]:
     try:
         return json.loads(body), None
@@ -133,7 +123,7 @@ def read_tool_call(body: str, *, closed: bool = True) -> ToolCall:
         {'x': 1}
     """
     raw = body
-    value, error = _load_literal(_strip_body(body))
+    value, error = _load_literal(strip_trailing_specials(body))
     if error is not None:
         return ToolCall("", {}, raw, error, closed)
     if not isinstance(value, dict):

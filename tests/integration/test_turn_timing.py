@@ -7,7 +7,7 @@ import time
 
 from playground.backends.base import Backend
 from playground.backends.registry import make_backend
-from playground.backends.windows import ContextWindows
+from playground.compare.served import ServedModels
 from playground.compare import run as turn
 from playground.compare.state import PaneState
 from playground.types import BackendInfo, BackendSpec, SamplingParams
@@ -43,7 +43,7 @@ async def test_first_turn_ttft_counts_from_the_request_not_from_the_window_looku
     job = turn.PaneJob(backend, tuple(turn.conversation(pane, None, "Hi")), SamplingParams())
     started = time.perf_counter()
     try:
-        async for _ in turn.run_turn([job], [pane], ContextWindows({"a": slow})):  # type: ignore[dict-item]
+        async for _ in turn.run_turn([job], [pane], ServedModels({"a": slow})):  # type: ignore[dict-item]
             pass
     finally:
         await backend.aclose()
