@@ -7,13 +7,12 @@ Layout, byte for byte::
     <|im_start|>assistant\\n            <- generation prompt
 
 * **No BOS.** TGI's tokenizer adds ``<|begin_of_text|>`` itself; a raw prompt that starts
-  with it would double it. :func:`with_bos` shows the inspector where BOS goes.
+  with it would double it (the inspector says where BOS goes).
 * **System turn only if present.** ``[]`` system messages -> no system turn; a system
   message with ``""`` content -> an *empty* system turn (the 405B "amnesia" prompt). The
   Hermes 3 tokenizer template inserts ``You are a helpful assistant.`` when there is no
-  system message; that behaviour is available explicitly via :func:`with_default_system`
-  (for chat-completion backends, which apply the template themselves) but the raw-prompt
-  path never does it implicitly, so "no system turn" stays expressible.
+  system message; chat-completion backends apply that template themselves, but the raw-prompt
+  path never does it, so "no system turn" stays expressible.
 * **Tool results.** A ``tool`` message's content is the JSON text
   ``{"name": ..., "content": ...}`` (see ``tools.format_tool_response``). Consecutive
   ``tool`` messages share ONE turn whose role is ``tool_response_role`` (``"tool"``, or
@@ -53,7 +52,6 @@ IM_END = "<|im_end|>"
 BOS = "<|begin_of_text|>"
 EOT = "<|end_of_text|>"
 GENERATION_PROMPT = f"{IM_START}assistant\n"
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 LLAMA3_TOKENS: tuple[str, ...] = (
     BOS, EOT, "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>", "<|python_tag|>",
     "<|finetune_right_pad_id|>", "<|step_id|>", "<|image|>",
@@ -252,37 +250,3 @@ def merge_tool_turns(messages: Sequence[Message], *, tool_response_role: str = "
         if msg is not None:
             out.append(msg)
     return out
-
-
-def with_bos(prompt: str) -> str:
-    """Show where the tokenizer puts BOS (for the inspector; never send this to TGI).
-
-    Example:
-        >>> with_bos("<|im_start|>user\\nHi<|im_end|>\\n")
-        '<|begin_of_text|><|im_start|>user\\nHi<|im_end|>\\n'
-    """
-    return prompt if prompt.startswith(BOS) else BOS + prompt
-
-
-def system_messages(system: str | None) -> list[Message]:
-    """``None`` -> no system turn; any string (also ``""``) -> one system message.
-
-    Example:
-        >>> system_messages(None), system_messages("")
-        ([], [Message(role='system', content='')])
-    """
-    return [] if system is None else [Message("system", system)]
-
-
-def with_default_system(
-    messages: Sequence[Message], default: str = DEFAULT_SYSTEM_PROMPT
-) -> list[Message]:
-    """What the Hermes 3 tokenizer template does: add ``default`` if no system message leads.
-
-    Example:
-        >>> with_default_system([Message("user", "Hi")])[0]
-        Message(role='system', content='You are a helpful assistant.')
-    """
-    if messages and messages[0].role == "system":
-        return list(messages)
-    return [Message("system", default), *messages]

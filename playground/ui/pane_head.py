@@ -15,8 +15,6 @@ import gradio as gr
 COMPOSER_HINT = '<span class="hint" aria-live="polite">Enter sends · Shift+Enter adds a line</span>'
 # assets/app.js swaps this hint for "Type a message first." when Send is pressed on an empty box.
 
-Health = Mapping[str, bool]  # backend id -> answered the last probe
-
 
 def pane_head_html(i: int, healthy: bool | None, *, own: bool, blind: bool) -> str:
     """The badges of pane ``i``: health (``None``: not probed yet) unless blind, and the system prompt it uses.

@@ -7,9 +7,6 @@ from playground.hermes.chatml import (
     ForgedTurnError,
     check_no_special_tokens,
     render_chatml,
-    system_messages,
-    with_bos,
-    with_default_system,
 )
 from playground.hermes.tools import format_tool_response
 from playground.types import Message
@@ -30,30 +27,24 @@ def test_default_conversation_matches_model_card_bytes():
     )
 
 
-def test_no_bos_in_raw_prompt_and_with_bos_shows_it():
+def test_no_bos_in_raw_prompt():
     prompt = render_chatml([Message("user", "Hi")])
     assert prompt.startswith("<|im_start|>user\n")
     assert BOS not in prompt
-    assert with_bos(prompt) == "<|begin_of_text|><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
-    assert with_bos(with_bos(prompt)) == with_bos(prompt)
 
 
 def test_no_system_differs_from_empty_system():
     user = [Message("user", "Who am I?")]
-    no_system = render_chatml(system_messages(None) + user)
-    empty_system = render_chatml(system_messages("") + user)
+    no_system = render_chatml(user)
+    empty_system = render_chatml([Message("system", ""), *user])
     assert no_system == "<|im_start|>user\nWho am I?<|im_end|>\n<|im_start|>assistant\n"
     assert empty_system == (
         "<|im_start|>system\n<|im_end|>\n<|im_start|>user\nWho am I?<|im_end|>\n<|im_start|>assistant\n"
     )
 
 
-def test_default_system_is_only_added_explicitly():
-    user = [Message("user", "Hi")]
-    assert "You are a helpful assistant." not in render_chatml(user)
-    assert with_default_system(user)[0] == Message("system", "You are a helpful assistant.")
-    kept = [Message("system", ""), *user]
-    assert with_default_system(kept) == kept
+def test_no_default_system_is_added():
+    assert "You are a helpful assistant." not in render_chatml([Message("user", "Hi")])
 
 
 def test_multi_turn_and_no_generation_prompt():
