@@ -78,7 +78,7 @@ def battle_frame(items: Iterable[VotedTurn], *, labels: Mapping[str, str] | None
         category = categorise(first_user_message(turn), turn.mode)
         mode = mode_name(turn.mode)
         style = {pos: style_features(answer_text(p)) for pos, p in panes.items()}
-        for pos_a, pos_b, winner in battles(vote.ranking or (), bothbad=vote.kind == "bothbad"):
+        for pos_a, pos_b, winner in battles(vote.ranking or (), vote.kind):
             a, b = panes[pos_a], panes[pos_b]
             label_a, label_b = labels.get(a.backend_id, a.backend_id), labels.get(b.backend_id, b.backend_id)
             rows.append([

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from playground.store import records
 from playground.store.db import Store, VoteFilter
 from playground.store.schema import turn_panes, turns, votes
+from playground.store.votes import PAIR_VOTES
 from playground.types import Vote
 
 PAGE_COLUMNS = ["time", "turn", "mode", "blind", "panes", "message", "vote", "rater"]
@@ -44,6 +45,7 @@ def turn_filter_clauses(flt: VoteFilter) -> list[sa.ColumnElement[bool]]:
 
 
 _TURNS_AND_VOTES = turns.outerjoin(votes, votes.c.turn_id == turns.c.id)
+_PAIR_LABELS: dict[str, str] = {kind: pair.label for kind, pair in PAIR_VOTES.items()}
 
 
 def _vote_text(kind: str | None, ranking: list[list[int]] | None) -> str:
@@ -51,7 +53,7 @@ def _vote_text(kind: str | None, ranking: list[list[int]] | None) -> str:
         return ""
     if kind == "ranking":
         return " > ".join(" = ".join(chr(65 + p) for p in group) for group in ranking or ())
-    return {"a": "A better", "b": "B better", "tie": "tie", "bothbad": "both bad"}.get(kind, kind)
+    return _PAIR_LABELS.get(kind, kind)
 
 
 def turn_page(store: Store, flt: VoteFilter, *, page: int = 1, page_size: int = 50) -> tuple[pd.DataFrame, int]:

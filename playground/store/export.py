@@ -142,7 +142,7 @@ def battle_rows(item: VotedTurn, tool_roles: ToolRoles | None = None, verdicts: 
     roles = tool_roles or {}
     panes = {p.position: p for p in turn.panes}
     rows = []
-    for pos_a, pos_b, winner in battles(vote.ranking or (), bothbad=vote.kind == "bothbad"):
+    for pos_a, pos_b, winner in battles(vote.ranking or (), vote.kind):
         a, b = panes[pos_a], panes[pos_b]
         rows.append(
             {
@@ -193,7 +193,7 @@ def _kept_pairs(item: VotedTurn, options: ExportOptions, kind: ExportKind, count
                 ) -> Iterator[dict[str, Any]]:
     vote, turn = item
     ranking = vote.ranking or ()
-    for *_, winner in battles(ranking, bothbad=vote.kind == "bothbad"):
+    for *_, winner in battles(ranking, vote.kind):
         if winner.startswith("tie"):
             counts[_tie_reason(winner)] += 1
     for c in dpo_candidates(vote, turn, presets, tool_roles):

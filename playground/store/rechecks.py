@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from playground.store.engine import Store, write_transaction
 from playground.store.errors import InvalidVoteError
 from playground.store.schema import ID, JSON, UTCDateTime, metadata, turns, votes
-from playground.store.votes import TWO_PANE_KINDS
+from playground.store.votes import PAIR_VOTES
 
 rechecks = sa.Table(
     "rechecks",
@@ -42,7 +42,7 @@ rechecks = sa.Table(
     sa.Column("answered_at", UTCDateTime, nullable=False),
 )
 
-_SWAP = {"a": "b", "b": "a", "tie": "tie", "bothbad": "bothbad"}
+_SWAP = {kind: pair.swapped for kind, pair in PAIR_VOTES.items()}
 RECENT_VOTES = 200  # a check re-shows one of the rater's latest pair votes
 
 
@@ -62,7 +62,7 @@ def swap_kind(kind: str) -> str:
     """A two-pane answer given with the panes swapped, as the same judgement in the original order.
 
     Raises:
-        InvalidVoteError: not one of ``a``, ``b``, ``tie``, ``bothbad``.
+        InvalidVoteError: not a two-pane kind (``votes.PAIR_VOTES``).
     """
     try:
         return _SWAP[kind]
@@ -77,7 +77,7 @@ def pick_recheck(store: Store, user_id: str, *, exclude_turn: str | None, rng: r
         sa.select(votes.c.id, votes.c.turn_id, votes.c.kind, checked.where(rechecks.c.vote_id == votes.c.id)
                   .exists().label("checked"))
         .select_from(votes.join(turns, turns.c.id == votes.c.turn_id))
-        .where(votes.c.user_id == user_id, turns.c.n_panes == 2, votes.c.kind.in_(TWO_PANE_KINDS))
+        .where(votes.c.user_id == user_id, turns.c.n_panes == 2, votes.c.kind.in_(list(PAIR_VOTES)))
         .order_by(votes.c.updated_at.desc())
         .limit(RECENT_VOTES)
     )

@@ -86,7 +86,7 @@ votes = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("turn_id", ID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False),
     sa.Column("user_id", sa.String(128), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),  # a | b | tie | bothbad | ranking
+    sa.Column("kind", sa.String(8), nullable=False),  # a votes.PAIR_VOTES kind, or ranking
     sa.Column("ranking", JSON, nullable=False),  # canonical groups of positions, best first
     sa.Column("blind", sa.Boolean, nullable=False),
     sa.Column("gold_text", sa.Text),  # edited winning reply

@@ -47,14 +47,14 @@ def test_operator_lists_opens_counts_and_rates(local_api):
     rows = table_rows(table)
     assert "of **2**" in note and len(rows) == 2
     voted = next(r for r in rows if r[5].startswith("Browse me"))
-    assert voted[2] == "chat" and voted[4] == "A: alpha · B: beta" and voted[6] == "A better"
+    assert voted[2] == "chat" and voted[4] == "A: alpha · B: beta" and voted[6] == "A is better"
     assert voted[7].startswith("v1:"), "raters are pseudonyms"
     assert next(r for r in rows if r[5] == "Not voted")[6] == ""
 
     meta, *panes = api.call("/data_turn", **{"Turn id": voted[1]})
     pane_a, pane_b = (p["value"] for p in panes[:2])
     assert all(p.get("visible") is False for p in panes[2:]), "unused pane slots are hidden"
-    assert voted[1] in meta and "A better" not in meta and "**a**" in meta
+    assert voted[1] in meta and "A is better" not in meta and "**a**" in meta
     assert "Pane A — Alpha" in pane_a and "test/alpha" in pane_a and "Be exact." in pane_a
     assert "alpha answers: Browse me" in pane_a and "beta answers: Browse me" in pane_b
     assert "<b>" not in pane_a.replace("```text\nBrowse me <b>bold</b>", ""), "text outside code blocks is inert"
