@@ -24,7 +24,17 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from playground.store import records
-from playground.store.db import Store, count_votes, metadata, open_store, record_vote, save_turn, turn_panes, turns, votes
+from playground.store.db import (
+    Store,
+    count_votes,
+    metadata,
+    open_store,
+    record_vote,
+    save_turn,
+    turn_panes,
+    turns,
+    votes,
+)
 from playground.store.export import export
 from playground.store.synthetic import EPOCH, make_turn
 from playground.types import Vote
@@ -85,7 +95,8 @@ def bulk_load(store: Store, n: int, chunk: int = 5000) -> None:
                 if kind == "ranking":
                     ranking = [[0], [1, 2], [3]]
                 when = EPOCH + timedelta(seconds=s)
-                vote_rows.append({"id": str(uuid.uuid4()), "turn_id": turn_id, "user_id": f"user-{s % 500}", "kind": kind,
+                vote_rows.append({"id": str(uuid.uuid4()), "turn_id": turn_id, "user_id": f"user-{s % 500}",
+                                  "kind": kind,
                                   "ranking": ranking, "blind": turn.blind, "gold_text": None, "gold_original": None,
                                   "created_at": when, "updated_at": when})
             conn.execute(sa.insert(turns), turn_rows)

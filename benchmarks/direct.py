@@ -111,7 +111,8 @@ async def single_streams(urls: list[str], repeats: int, pause_s: float = 0.1) ->
 
 async def direct_load(urls: list[str], users: int, window: tuple[float, float], drain_s: float = 90.0
                       ) -> list[DirectTurn]:
-    """``users`` back-to-back 4-stream loops, arriving evenly until ``window[0]``, starting turns until ``window[1]``."""
+    """``users`` back-to-back 4-stream loops, arriving evenly until ``window[0]``, starting turns until
+    ``window[1]``."""
     ramp_s = max(0.0, window[0] - time.perf_counter())
     async with _client() as client:
         turns: list[DirectTurn] = []

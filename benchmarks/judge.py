@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     per_request = args.ttft + tokens / args.rate
     folder = Path(tempfile.mkdtemp(prefix="bench-judge-"))
     port = free_port()
-    popen, _ = _spawn("judge", [sys.executable, "-m", "tests.support.tgi_server", "--port", str(port), "--ttft", str(args.ttft),
-                                "--rate", str(args.rate), "--text", VERDICT], ROOT, folder, {})
+    popen, _ = _spawn("judge", [sys.executable, "-m", "tests.support.tgi_server", "--port", str(port),
+                                "--ttft", str(args.ttft), "--rate", str(args.rate), "--text", VERDICT],
+                      ROOT, folder, {})
     try:
         wait_http(f"http://127.0.0.1:{port}/health", popen, 30)
         print(f"judge server: {per_request:.2f} s per verdict ({args.ttft} s to first token, {tokens} tokens "

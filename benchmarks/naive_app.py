@@ -44,8 +44,13 @@ def _text(content: Any) -> str:
 def chatml(history: Sequence[dict[str, Any]]) -> str:
     """The ChatML prompt of one pane's history (ending with the user's message).
 
-    >>> chatml([{"role": "user", "content": "Hi"}])
-    '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
+    >>> print(chatml([{"role": "user", "content": "Hi"}]))
+    <|im_start|>system
+    You are a helpful assistant.<|im_end|>
+    <|im_start|>user
+    Hi<|im_end|>
+    <|im_start|>assistant
+    <BLANKLINE>
     """
     turns = [{"role": "system", "content": SYSTEM}, *history]
     return "".join(f"<|im_start|>{m['role']}\n{_text(m['content'])}<|im_end|>\n" for m in turns) + \
@@ -71,7 +76,8 @@ def build(backend_urls: Sequence[str]) -> gr.Blocks:
             except Exception as exc:  # noqa: BLE001 — handed to the handler, which raises it
                 tokens.put_nowait((i, exc))
 
-        tasks = [asyncio.create_task(pump(i, c, chatml(chat[:-1]))) for i, (c, chat) in enumerate(zip(clients, chats))]
+        tasks = [asyncio.create_task(pump(i, c, chatml(chat[:-1])))
+                 for i, (c, chat) in enumerate(zip(clients, chats, strict=True))]
         try:
             streaming = len(tasks)
             while streaming:

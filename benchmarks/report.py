@@ -36,7 +36,8 @@ APP_ROWS: tuple[Row, ...] = (
     ("listeners chained after the turn (.then), ms (p50 / p95)", lambda r: _pair(r.get("chained_ms"))),
     ("updates per turn (p50 / p95)", lambda r: _pair(r["updates_per_turn"], lambda v: f"{v:.0f}")),
     ("turn wall ÷ backends alone (p50 / p95)", lambda r: _pair(r["wall_ratio"], _x)),
-    ("… of which out of the queue: start → done ÷ backends alone (p50 / p95)", lambda r: _pair(r.get("service_ratio"), _x)),
+    ("… of which out of the queue: start → done ÷ backends alone (p50 / p95)",
+     lambda r: _pair(r.get("service_ratio"), _x)),
     ("turn wall ÷ backends alone at the same K (p50 / p95)", lambda r: _pair(r["wall_ratio_same_k"], _x)),
     ("4-pane turns per second", lambda r: f"{r['turns_per_s']:.2f}"),
     ("app CPU ms per turn", lambda r: f"{r['cpu_ms_per_turn']['app']:.0f}"),
@@ -232,7 +233,7 @@ def chart(results: dict[str, Any], html: Path, png: Path | None) -> str | None:
     fig = make_subplots(rows=2, cols=cols, subplot_titles=[title for title, _ in CHART])
     for v, (name, runs) in enumerate(results["apps"].items()):
         ks = [r["users"] for r in runs]
-        for i, (title, value) in enumerate(CHART):
+        for i, (_, value) in enumerate(CHART):
             fig.add_scatter(x=ks, y=[value(r) for r in runs], name=name, legendgroup=name, showlegend=i == 0,
                             mode="lines+markers", line={"color": f"hsl({v * 137 % 360},60%,45%)"},
                             row=i // cols + 1, col=i % cols + 1)

@@ -7,6 +7,7 @@ import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def direct_summary(users: int, turns: Sequence[DirectTurn], window: tuple[float,
 
 def _gaps(turn: TurnResult) -> list[float]:
     times = [turn.t_first_token, *turn.updates] if turn.t_first_token is not None else []
-    return [(b - a) * 1000 for a, b in zip(times, times[1:])]
+    return [(b - a) * 1000 for a, b in pairwise(times)]
 
 
 def stops_summary(stops: Sequence[StopTrial]) -> dict[str, Any]:

@@ -91,9 +91,9 @@ async def drive_users(app_urls: Sequence[str], send: SendEvent, users: int, wind
 
     Each user keeps its session (its conversation) for ``turns_per_session`` turns, then opens a
     new one, as someone would reload the page. With several app replicas, user ``i`` always
-    talks to replica ``i % len(app_urls)``, as behind a sticky load balancer. Turns still running ``drain_s`` after the window
-    are cancelled and counted as unfinished. With ``stopper`` one extra user (not counted) runs a
-    Stop trial every ``stop_every_s`` during the window.
+    talks to replica ``i % len(app_urls)``, as behind a sticky load balancer. Turns still running
+    ``drain_s`` after the window are cancelled and counted as unfinished. With ``stopper`` one extra
+    user (not counted) runs a Stop trial every ``stop_every_s`` during the window.
     """
     turns: list[TurnResult] = []
     stops: list[StopTrial] = []

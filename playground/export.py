@@ -43,29 +43,38 @@ def tool_roles(path: Path) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     p = argparse.ArgumentParser(prog="python -m playground.export", description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default=os.environ.get("DATABASE_URL", DEFAULT_URL), help="store URL (default: $DATABASE_URL or %(default)s)")
+    p.add_argument("--db", default=os.environ.get("DATABASE_URL", DEFAULT_URL),
+                   help="store URL (default: $DATABASE_URL or %(default)s)")
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
     p.add_argument("--kind", choices=["dpo", "dpo-mixed-context", "battles", "ai-dpo"], default="dpo",
                    help="dpo: pairs whose panes shared one context; dpo-mixed-context: the others; battles: arena "
-                        "records (with judge verdicts); ai-dpo: AI-feedback pairs from an LLM judge's consistent verdicts")
+                        "records (with judge verdicts); ai-dpo: AI-feedback pairs from an LLM judge's consistent "
+                        "verdicts")
     p.add_argument("--out", required=True, help="output file (its card goes beside it: NAME.README.md)")
     p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of vote updates, inclusive")
-    p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive (an ISO datetime is exclusive)")
+    p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True),
+                   help="last day, inclusive (an ISO datetime is exclusive)")
     p.add_argument("--mode", action="append", choices=mode_ids(), default=[], help="repeatable")
-    p.add_argument("--backend", action="append", default=[], help="keep pairs with a side on this backend id; repeatable")
+    p.add_argument("--backend", action="append", default=[],
+                   help="keep pairs with a side on this backend id; repeatable")
     p.add_argument("--blind-only", action="store_true", help="only votes cast with names hidden")
-    p.add_argument("--exclude-rater", action="append", default=[], help="leave out this rater pseudonym (v1:…); repeatable")
+    p.add_argument("--exclude-rater", action="append", default=[],
+                   help="leave out this rater pseudonym (v1:…); repeatable")
     p.add_argument("--exclude-raters-file", type=Path, help="a file of rater pseudonyms to leave out, one per line")
     p.add_argument("--all-contexts", action="store_true",
                    help="dpo: also pairs whose panes had different contexts (prompt = the chosen pane's)")
     p.add_argument("--drop-ties", action="store_true", help="battles: leave out ties and both-bad (DPO never has them)")
-    p.add_argument("--min-rank-margin", type=int, default=1, help="DPO: only pairs this many ranking places apart (default 1: all)")
-    p.add_argument("--max-length-ratio", type=float, help="DPO: drop pairs whose chosen/rejected length ratio is outside [1/R, R]")
-    p.add_argument("--dedup-threshold", type=float, help="DPO: drop votes whose prompt has Jaccard >= T with an earlier kept one")
+    p.add_argument("--min-rank-margin", type=int, default=1,
+                   help="DPO: only pairs this many ranking places apart (default 1: all)")
+    p.add_argument("--max-length-ratio", type=float,
+                   help="DPO: drop pairs whose chosen/rejected length ratio is outside [1/R, R]")
+    p.add_argument("--dedup-threshold", type=float,
+                   help="DPO: drop votes whose prompt has Jaccard >= T with an earlier kept one")
     p.add_argument("--judge", help="ai-dpo: only this judge backend id (default: every judge)")
     p.add_argument("--prompt-version", help="ai-dpo: only this judging prompt version (default: every version)")
     p.add_argument("--with-human", action="store_true", help="ai-dpo: also the human DPO pairs (source=human)")
-    p.add_argument("--backends-file", type=Path, default=DEFAULT_BACKENDS_FILE, help="for tool_response_role (default: %(default)s)")
+    p.add_argument("--backends-file", type=Path, default=DEFAULT_BACKENDS_FILE,
+                   help="for tool_response_role (default: %(default)s)")
     return p
 
 

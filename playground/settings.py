@@ -46,8 +46,9 @@ ENV_SECRET = "HERMES_SECRET"  # name of the variable holding the pseudonym key (
 ENV_PROXY_HOPS = "HERMES_PROXY_HOPS"
 ENV_QUEUE_SIZE = "HERMES_QUEUE_SIZE"
 ENV_RECHECK_RATE = "HERMES_RECHECK_RATE"  # share of votes followed by a consistency check
-JUDGE_ENV = {"judge": "HERMES_JUDGE", "judge_prompt": "HERMES_JUDGE_PROMPT", "judge_prompt_file": "HERMES_JUDGE_PROMPT_FILE",
-             "judge_when": "HERMES_JUDGE_WHEN", "judge_concurrency": "HERMES_JUDGE_CONCURRENCY"}
+JUDGE_ENV = {"judge": "HERMES_JUDGE", "judge_prompt": "HERMES_JUDGE_PROMPT",
+             "judge_prompt_file": "HERMES_JUDGE_PROMPT_FILE", "judge_when": "HERMES_JUDGE_WHEN",
+             "judge_concurrency": "HERMES_JUDGE_CONCURRENCY"}
 JUDGE_WHEN = ("off", "every-turn", "on-demand")
 QUOTA_ENV = {name: f"HERMES_QUOTA_{name.upper()}" for name in vars(QuotaSettings())}
 
@@ -241,7 +242,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         help="judge prompt preset in assets/judge: pairwise (default), single, reference "
                              f"(${JUDGE_ENV['judge_prompt']})")
     parser.add_argument("--judge-prompt-file", type=Path, default=None, metavar="PATH",
-                        help=f"an edited judge prompt (TOML like assets/judge/*.toml) (${JUDGE_ENV['judge_prompt_file']})")
+                        help="an edited judge prompt (TOML like assets/judge/*.toml) "
+                             f"(${JUDGE_ENV['judge_prompt_file']})")
     parser.add_argument("--judge-when", choices=JUDGE_WHEN, default=None,
                         help=f"judge every finished turn, on demand (operator Judge tab), or off (default; "
                              f"${JUDGE_ENV['judge_when']})")
@@ -297,8 +299,8 @@ def _judge_settings(args: argparse.Namespace, env: Mapping[str, str], backends: 
     if prompt_file is not None and not prompt_file.is_file():
         raise SettingsError(f"--judge-prompt-file {prompt_file} does not exist; copy one of assets/judge/*.toml")
     return {"judge": judge, "judge_prompt": preset, "judge_prompt_file": prompt_file, "judge_when": when,
-            "judge_concurrency": _positive_int("--judge-concurrency",
-                                                       2 if given["judge_concurrency"] is None else given["judge_concurrency"])}
+            "judge_concurrency": _positive_int(
+                "--judge-concurrency", 2 if given["judge_concurrency"] is None else given["judge_concurrency"])}
 
 
 def _names(value: str | None) -> tuple[str, ...]:

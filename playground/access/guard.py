@@ -113,7 +113,8 @@ class RequestGuard:
         if refused is None and self.gate.joins_busy_turn(path, body):
             await asyncio.sleep(self.gate.busy_grace_s)  # a Stop just clicked may still be unwinding
             if self.gate.joins_busy_turn(path, body):
-                refused = 429, "A turn is already running or waiting in this session: wait for it to end, or press Stop."
+                refused = 429, ("A turn is already running or waiting in this session: "
+                                "wait for it to end, or press Stop.")
         if refused:
             await _reply(send, *refused)
             return

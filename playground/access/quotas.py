@@ -58,7 +58,8 @@ class Quotas:
     def _take_both(self, what: str, voter: str | None, address: str, then: str) -> str | None:
         """Count one ``what`` ("turns" or "votes") for the voter and the address; why not, if refused."""
         if voter is not None and not self._take(f"{what}_per_voter", voter):
-            return f"You have reached the limit of {_words(self._items[f'{what}_per_voter'], what)} for one user; {then}"
+            limit = _words(self._items[f"{what}_per_voter"], what)
+            return f"You have reached the limit of {limit} for one user; {then}"
         if not self._take(f"{what}_per_address", address):
             return f"Your network has reached the limit of {_words(self._items[f'{what}_per_address'], what)}; {then}"
         return None

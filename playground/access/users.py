@@ -9,8 +9,10 @@ File format (TOML)::
 
 Example:
     >>> users = {"alice": hash_password("correct horse", salt=b"s" * 16)}
-    >>> check_login(users, "alice", "correct horse"), check_login(users, "alice", "wrong"), check_login(users, "bob", "x")
-    (True, False, False)
+    >>> check_login(users, "alice", "correct horse"), check_login(users, "alice", "wrong")
+    (True, False)
+    >>> check_login(users, "bob", "x")
+    False
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ class ErrorMapper:
             return exc
         if isinstance(exc, asyncio.TimeoutError):  # aiohttp's socket timeouts are TimeoutErrors too
             return self._build(e.BackendTimeout, f"{self.spec.label} sent nothing for too long",
-                               "The server may be overloaded or stuck; check it, or raise the timeout.", operator=str(exc))
+                               "The server may be overloaded or stuck; check it, or raise the timeout.",
+                               operator=str(exc))
         if isinstance(exc, aiohttp.ClientConnectorError):
             reason = exc.os_error.strerror
             return self._build(e.BackendUnreachable, f"Cannot connect to {self.spec.label}",
@@ -116,8 +117,8 @@ class ErrorMapper:
         if isinstance(exc, _BAD_URL):
             return self._build(e.BackendUnreachable, f"{self.spec.label} has an invalid URL",
                                "An operator must set it as http(s)://host:port.", operator=str(exc))
-        return self._build(e.BackendError, f"{self.spec.label} failed ({type(exc).__name__})", "Check the server's logs.",
-                           operator=str(exc))
+        return self._build(e.BackendError, f"{self.spec.label} failed ({type(exc).__name__})",
+                           "Check the server's logs.", operator=str(exc))
 
     def _build(self, cls: type[e.BackendError], head: str, hint: str, backend_text: str = "",
                operator: str = "") -> e.BackendError:

@@ -1,9 +1,12 @@
-"""How often a streaming turn sends the page an update, adapted to how many turns are streaming.
+"""How often a streaming turn sends the page an update, adapted to how many turns are streaming
+and to how much text the turn shows.
 
 Every update costs the app the same few milliseconds (Gradio's per-yield work) whatever it
 carries, so the process shares one budget of updates per second among the running turns:
 one turn alone updates up to ``fastest_hz`` times a second, many turns slow down to
 ``slowest_hz`` each, and every update then carries all tokens that arrived since the last.
+The page redraws each pane's whole chat on every update, so a long reply is updated less
+often: at most ``chars_per_s`` characters redrawn per second (benchmarks/stop_latency.py).
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ class UpdatePacer:
     >>> pacer.active = 50
     >>> pacer.interval_s()
     0.2
+    >>> pacer.interval_s(shown_chars=20_000)  # 4 panes of ~700 tokens: the page redraws 20 kB per update
+    0.5
     """
 
     budget_hz: float = 100.0
     fastest_hz: float = 20.0
     slowest_hz: float = 5.0
+    chars_per_s: float = 40_000.0
     active: int = field(default=0)
 
-    def interval_s(self) -> float:
-        """Seconds a turn waits after one update before it sends the next."""
+    def interval_s(self, shown_chars: int = 0) -> float:
+        """Seconds a turn waits after one update before it sends the next (``shown_chars``: the text its panes show)."""
         share = self.budget_hz / max(1, self.active)
-        return 1.0 / min(self.fastest_hz, max(self.slowest_hz, share))
+        return max(1.0 / min(self.fastest_hz, max(self.slowest_hz, share)), shown_chars / self.chars_per_s)
 
     @contextmanager
     def turn(self) -> Iterator[UpdatePacer]:

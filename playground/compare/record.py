@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playground.compare.state import PaneState
@@ -55,7 +55,8 @@ def pane_output(position: int, pane: PaneState, model_id: str, started: datetime
     total = pane.metrics.total_s
     return PaneOutput(position=position, backend_id=pane.backend_id, model_id=model_id, label=pane.label,
                       system_prompt=pane.system_prompt, prompt_messages=tuple(pane.sent), output=pane.reply,
-                      status=pane.status, error=pane.error, followup=tuple(pane.followup), metrics=replace(pane.metrics),
+                      status=pane.status, error=pane.error, followup=tuple(pane.followup),
+                      metrics=replace(pane.metrics),
                       started_at=started, finished_at=started + timedelta(seconds=total) if total is not None else now)
 
 
@@ -72,10 +73,11 @@ def turn_record(panes: Sequence[PaneState], model_ids: Sequence[str], *, user_id
     """
     if len(model_ids) != len(panes):
         raise ValueError(f"{len(panes)} panes but {len(model_ids)} model ids")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     longest = max((p.metrics.total_s or 0.0 for p in panes), default=0.0)
     started = now - timedelta(seconds=longest)
-    outputs = tuple(pane_output(i, pane, model_id, started, now) for i, (pane, model_id) in enumerate(zip(panes, model_ids)))
+    outputs = tuple(pane_output(i, pane, model_id, started, now)
+                    for i, (pane, model_id) in enumerate(zip(panes, model_ids, strict=True)))
     return TurnRecord(user_id=user_id, mode=mode, panes=outputs,
                       messages=shared_messages(panes), sampling=sampling or SamplingParams(),
                       tools=tuple(tools) if tools else None, json_schema=json_schema, blind=blind,

@@ -309,6 +309,11 @@ async def _pump(index: int, job: PaneJob, windows: WindowLookup | None,
         put(_Done())
 
 
+def _shown_chars(panes: Sequence[PaneState]) -> int:
+    """The reply text the panes show in this turn (what the page redraws on each update)."""
+    return sum(len(p.reply) + sum(len(m.content) for m in p.followup) for p in panes)
+
+
 async def _hold(wake: asyncio.Event, seconds: float) -> None:
     """Wait up to ``seconds`` (from the pacer), or until something sets ``wake``."""
     if seconds > 0:
@@ -323,7 +328,7 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
     """Stream every job into its pane at once, yielding the panes after each batch of events.
 
     Panes must have been prepared with :func:`begin` (or :func:`resume`). With a ``pacer``,
-    tokens are held until its interval has passed since the previous yield; a pane's first
+    tokens are held until its interval (longer as the replies grow) has passed since the previous yield; a pane's first
     token, a tool round, an error or an end is shown at once, with whatever was held.
     Closing this generator (or cancelling the task iterating it) cancels every stream, which
     closes its HTTP connection.
@@ -339,7 +344,7 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
             while running:
                 batch = [await queue.get()]
                 if pacer is not None and not wake.is_set():
-                    await _hold(wake, last_yield + pacer.interval_s() - clock())
+                    await _hold(wake, last_yield + pacer.interval_s(_shown_chars(panes)) - clock())
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 wake.clear()  # everything that set it is in this batch

@@ -21,7 +21,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -188,14 +188,14 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> dict[str, Any]:
 
 def utc_now() -> datetime:
     """The real clock (aware, UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def current_time(tz: str = "UTC", *, now: Callable[[], datetime] = utc_now) -> dict[str, Any]:
     """Current date and time in an IANA time zone.
 
     Example:
-        >>> fixed = lambda: datetime(2024, 8, 15, 12, 0, tzinfo=timezone.utc)
+        >>> fixed = lambda: datetime(2024, 8, 15, 12, 0, tzinfo=UTC)
         >>> current_time("Europe/Berlin", now=fixed)["iso"]
         '2024-08-15T14:00:00+02:00'
     """

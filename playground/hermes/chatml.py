@@ -235,8 +235,9 @@ def merge_tool_turns(messages: Sequence[Message], *, tool_response_role: str = "
     block per result: the same bytes :func:`render_chatml` produces for TGI.
 
     Example:
-        >>> merge_tool_turns([Message("tool", "1"), Message("tool", "2")], tool_response_role="user")
-        [Message(role='user', content='<tool_response>\\n1\\n</tool_response>\\n<tool_response>\\n2\\n</tool_response>\\n')]
+        >>> (merged,) = merge_tool_turns([Message("tool", "1"), Message("tool", "2")], tool_response_role="user")
+        >>> merged.role, merged.content
+        ('user', '<tool_response>\\n1\\n</tool_response>\\n<tool_response>\\n2\\n</tool_response>\\n')
     """
     out: list[Message] = []
     pending: list[str] = []

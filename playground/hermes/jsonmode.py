@@ -50,8 +50,11 @@ def render_json_system_prompt(schema_text: str) -> str:
     """The JSON-mode system prompt, with the schema text inserted verbatim (outer whitespace trimmed).
 
     Example:
-        >>> render_json_system_prompt('{"type": "object"}')
-        'You are a helpful assistant that answers in JSON. Here\\'s the json schema you must adhere to:\\n<schema>\\n{"type": "object"}\\n</schema>'
+        >>> print(render_json_system_prompt('{"type": "object"}'))
+        You are a helpful assistant that answers in JSON. Here's the json schema you must adhere to:
+        <schema>
+        {"type": "object"}
+        </schema>
     """
     return JSON_SYSTEM_PROMPT_TEMPLATE.replace("{SCHEMA}", schema_text.strip())
 

@@ -24,7 +24,8 @@ from playground.hermes.jsonmode import check_json_reply, validate_json_schema_te
 from playground.hermes.tools import fill_tools_placeholder, tool_reply_valid, validate_tool_schemas
 
 Fill = Callable[..., str]  # (template, *, tools, schema_text) -> the system prompt with the placeholder filled
-PostCheck = Callable[[Sequence[str], Any], list[bool]]  # (replies of a pane, the editor's value) -> one verdict per checked reply
+# (replies of a pane, the editor's value) -> one verdict per checked reply
+PostCheck = Callable[[Sequence[str], Any], list[bool]]
 
 
 @dataclass(frozen=True)

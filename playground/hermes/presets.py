@@ -3,10 +3,10 @@
 Each preset is one TOML file in ``assets/presets/`` with keys ``id``, ``title``, ``order``,
 ``system`` and optionally ``description``, ``source``, ``template`` (the id of a mode with a
 placeholder in ``modes.py``, e.g. ``"tools"`` or ``"json"``: the text holds that mode's
-``{TOOLS}`` / ``{SCHEMA}`` placeholder, filled when a turn starts) and ``system_turn = false``. TOML has no null, so "no system turn" is
-``system_turn = false`` (loaded as ``system=None``), distinct from ``system = ""`` (an
-*empty* system turn). These loaders are the only file I/O in ``playground.hermes``; each
-takes the directory to read, so tests and apps choose their own.
+``{TOOLS}`` / ``{SCHEMA}`` placeholder, filled when a turn starts) and ``system_turn = false``.
+TOML has no null, so "no system turn" is ``system_turn = false`` (loaded as ``system=None``),
+distinct from ``system = ""`` (an *empty* system turn). These loaders are the only file I/O in
+``playground.hermes``; each takes the directory to read, so tests and apps choose their own.
 """
 
 from __future__ import annotations

@@ -82,8 +82,11 @@ def split_reasoning(text: str) -> list[Section]:
     """Split a reply (finished or streaming) into text and outermost tagged sections.
 
     Example:
-        >>> split_reasoning("<PLAN>a</PLAN>Done <REASONING>b")
-        [Section(kind='tag', tag='PLAN', content='a', closed=True), Section(kind='text', tag=None, content='Done ', closed=True), Section(kind='tag', tag='REASONING', content='b', closed=False)]
+        >>> for section in split_reasoning("<PLAN>a</PLAN>Done <REASONING>b"):
+        ...     print(section)
+        Section(kind='tag', tag='PLAN', content='a', closed=True)
+        Section(kind='text', tag=None, content='Done ', closed=True)
+        Section(kind='tag', tag='REASONING', content='b', closed=False)
     """
     sections: list[Section] = []
     pos = 0

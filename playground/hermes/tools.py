@@ -162,8 +162,8 @@ def fill_tools_placeholder(template: str, tools: Sequence[Mapping[str, Any]]) ->
     """Replace ``{TOOLS}`` in any system prompt with the tools, one JSON line each.
 
     Example:
-        >>> fill_tools_placeholder("Tools: {TOOLS}.", [{"name": "now"}])
-        'Tools: {"type": "function", "function": {"name": "now", "description": "now() - \\\\n\\\\n", "parameters": {}}}.'
+        >>> print(fill_tools_placeholder("Tools: {TOOLS}.", [{"name": "now"}]))
+        Tools: {"type": "function", "function": {"name": "now", "description": "now() - \\n\\n", "parameters": {}}}.
     """
     return template.replace("{TOOLS}", "\n".join(render_tool_line(t) for t in tools))
 

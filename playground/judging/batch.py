@@ -97,16 +97,19 @@ async def run_batch(judge: Judge, store: Store, pairs: Sequence[Pair], reference
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (the filter flags as in ``python -m playground.export``)."""
     p = argparse.ArgumentParser(prog="python -m playground.judging.batch", description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default=os.environ.get("DATABASE_URL", DEFAULT_URL), help="store URL (default: $DATABASE_URL or %(default)s)")
+    p.add_argument("--db", default=os.environ.get("DATABASE_URL", DEFAULT_URL),
+                   help="store URL (default: $DATABASE_URL or %(default)s)")
     p.add_argument("--judge", default=None, help="judge backend id (default: $HERMES_JUDGE)")
     p.add_argument("--judge-prompt", default=None, help="preset in assets/judge: pairwise (default), single, reference")
     p.add_argument("--judge-prompt-file", type=Path, help="an edited judge prompt file instead of the preset")
-    p.add_argument("--concurrency", type=int, default=None, help="judge requests at once (default: $HERMES_JUDGE_CONCURRENCY or 2)")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="judge requests at once (default: $HERMES_JUDGE_CONCURRENCY or 2)")
     p.add_argument("--backends-file", type=Path, help="TOML backends file (default: as for the app)")
     p.add_argument("--since", type=parse_moment, help="first day (or ISO datetime) of turns, inclusive")
     p.add_argument("--until", type=lambda s: parse_moment(s, end_of_day=True), help="last day, inclusive")
     p.add_argument("--mode", action="append", choices=mode_ids(), default=[], help="repeatable")
-    p.add_argument("--backend", action="append", default=[], help="keep turns with a pane on this backend id; repeatable")
+    p.add_argument("--backend", action="append", default=[],
+                   help="keep turns with a pane on this backend id; repeatable")
     p.add_argument("--blind-only", action="store_true", help="only turns with a blind vote")
     p.add_argument("--all-turns", action="store_true", help="also turns nobody voted on")
     p.add_argument("--limit", type=int, help="judge at most this many pairs in this run (the rest on the next)")

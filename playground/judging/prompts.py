@@ -92,8 +92,9 @@ def parse_judge_prompt(data: Mapping[str, Any], *, origin: str = "<judge prompt>
     unknown = set(data) - _KEYS
     missing = {"id", "kind", "instructions", "schema"} - set(data)
     if unknown or missing:
-        raise JudgePromptError(f"{origin}: " + "; ".join(
-            ([f"unknown keys {sorted(unknown)}"] if unknown else []) + ([f"missing keys {sorted(missing)}"] if missing else [])))
+        problems = ([f"unknown keys {sorted(unknown)}"] if unknown else []) + (
+            [f"missing keys {sorted(missing)}"] if missing else [])
+        raise JudgePromptError(f"{origin}: " + "; ".join(problems))
     if data["kind"] not in KINDS:
         raise JudgePromptError(f"{origin}: kind {data['kind']!r} is not one of {', '.join(KINDS)}")
     try:
@@ -148,13 +149,15 @@ def judge_user_message(prompt: JudgePrompt, case: JudgeCase) -> str:
         >>> "[The Start of Assistant B's Answer]\\nHey" in judge_user_message(p, JudgeCase((), None, ("Hi",), ("Hey",)))
         True
     """
-    blocks = [prompt.instructions, f"[The Start of the Conversation]\n{_conversation(case)}\n[The End of the Conversation]"]
+    blocks = [prompt.instructions,
+              f"[The Start of the Conversation]\n{_conversation(case)}\n[The End of the Conversation]"]
     if case.note:
         blocks.append(case.note)
     if case.reference is not None:
         blocks.append(f"[The Start of the Reference Answer]\n{case.reference}\n[The End of the Reference Answer]")
     for name, side in (("A", case.first), ("B", case.second)):
-        blocks.append(f"[The Start of Assistant {name}'s Answer]\n{_answer(side)}\n[The End of Assistant {name}'s Answer]")
+        blocks.append(f"[The Start of Assistant {name}'s Answer]\n{_answer(side)}\n"
+                      f"[The End of Assistant {name}'s Answer]")
     blocks.append("Answer with the JSON object only.")
     return "\n\n".join(blocks)
 
@@ -172,7 +175,8 @@ def side_texts(messages: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
     """A pane's assistant side as the judge reads it: replies as written, tool results labelled.
 
     Example:
-        >>> side_texts([{"role": "assistant", "content": "<tool_call>…"}, {"role": "tool", "content": "<tool_response>…"}])
+        >>> side_texts([{"role": "assistant", "content": "<tool_call>…"},
+        ...             {"role": "tool", "content": "<tool_response>…"}])
         ('<tool_call>…', '[Tool results]\\n<tool_response>…')
     """
     return tuple(history_content(m["content"]) if m["role"] == "assistant"

@@ -22,6 +22,7 @@ from itertools import combinations
 
 from playground.backends.base import Backend
 from playground.backends.errors import BackendError
+from playground.compare.run import build_request
 from playground.hermes.chatml import ForgedTurnError, history_messages
 from playground.hermes.jsonmode import grammar_for
 from playground.judging.prompts import (
@@ -33,7 +34,6 @@ from playground.judging.prompts import (
 from playground.judging.verdict import Reading, read_verdict, to_positions
 from playground.store.judgements import Judgement
 from playground.store.pairs import assistant_side, same_context
-from playground.compare.run import build_request
 from playground.types import (
     EndEvent,
     Message,
@@ -173,7 +173,7 @@ class Judge:
 
 def _joined(orders: tuple[str, str], one: str | None, two: str | None) -> str | None:
     """``"<order one>: …\\n<order two>: …"`` with missing parts left out; ``None`` when both are missing."""
-    parts = [f"{name}: {text}" for name, text in zip(orders, (one, two)) if text]
+    parts = [f"{name}: {text}" for name, text in zip(orders, (one, two), strict=True) if text]
     return "\n".join(parts) or None
 
 

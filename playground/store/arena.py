@@ -45,7 +45,8 @@ def preset_name(system_prompt: str | None, presets: Sequence[Preset]) -> str:
             return p.title
         if p.template and p.system is not None and system_prompt is not None:
             head, _, tail = p.system.partition(placeholders()[p.template])
-            if len(system_prompt) >= len(head) + len(tail) and system_prompt.startswith(head) and system_prompt.endswith(tail):
+            fits = len(system_prompt) >= len(head) + len(tail)
+            if fits and system_prompt.startswith(head) and system_prompt.endswith(tail):
                 return p.title
     digest = hashlib.sha256((system_prompt if system_prompt is not None else "\0none").encode()).hexdigest()
     return f"custom #{digest[:6]}"
@@ -102,8 +103,8 @@ def slice_battles(battles: pd.DataFrame, slice_name: str) -> pd.DataFrame:
 
     Example:
         >>> df = pd.DataFrame({"mode": ["chat", "JSON"], "category": ["math", "other"]})
-        >>> len(slice_battles(df, "mode: JSON")), len(slice_battles(df, "category: math")), len(slice_battles(df, "all"))
-        (1, 1, 2)
+        >>> [len(slice_battles(df, name)) for name in ("mode: JSON", "category: math", "all")]
+        [1, 1, 2]
     """
     kind, _, value = slice_name.partition(": ")
     if kind == "mode":
@@ -132,7 +133,8 @@ def position_bias(battles_df: pd.DataFrame) -> PositionBias:
     """Left-vs-right win rate over the battles between display slots 0 and 1.
 
     Example:
-        >>> df = pd.DataFrame({"slot_a": [1, 0, 0, 0], "slot_b": [0, 1, 1, 2], "winner": ["model_a", "model_a", "tie", "model_a"]})
+        >>> df = pd.DataFrame({"slot_a": [1, 0, 0, 0], "slot_b": [0, 1, 1, 2],
+        ...                    "winner": ["model_a", "model_a", "tie", "model_a"]})
         >>> b = position_bias(df)
         >>> b.left_wins, b.decisive, b.rate
         (1, 2, 0.5)

@@ -251,10 +251,10 @@ def disagreements(items: pd.DataFrame) -> pd.DataFrame:
     differ = items[items["human"] != items["judge"]]
     return pd.DataFrame({
         "turn_id": differ["turn_id"],
-        "pair": [f"{chr(65 + a)} vs {chr(65 + b)}" for a, b in zip(differ["pos_a"], differ["pos_b"])],
+        "pair": [f"{chr(65 + a)} vs {chr(65 + b)}" for a, b in zip(differ["pos_a"], differ["pos_b"], strict=True)],
         "model_a": differ["model_a"], "model_b": differ["model_b"], "rater": differ["rater"],
-        "human": [_letter(o, a, b) for o, a, b in zip(differ["human"], differ["pos_a"], differ["pos_b"])],
-        "judge": [_letter(o, a, b) for o, a, b in zip(differ["judge"], differ["pos_a"], differ["pos_b"])],
+        "human": [_letter(o, a, b) for o, a, b in zip(differ["human"], differ["pos_a"], differ["pos_b"], strict=True)],
+        "judge": [_letter(o, a, b) for o, a, b in zip(differ["judge"], differ["pos_a"], differ["pos_b"], strict=True)],
         "final": differ["final"], "rationale": differ["rationale"].fillna(""),
     }).reset_index(drop=True)
 

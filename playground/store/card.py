@@ -101,8 +101,8 @@ def _section(config: str, path: str, report: ExportReport | None) -> list[str]:
     dropped = {k: v for k, v in report.dropped.items() if v}
     lines += [f"- pairs left out: {sum(dropped.values())}" + ("" if dropped else " (none)")]
     lines += [f"  - `{reason}`: {n} ({DROP_REASONS[reason]})" for reason, n in dropped.items()]
-    lines += ["", "Filters: `" + yaml.safe_dump(options_dict(report.options), default_flow_style=True, width=10**6).strip()
-              + "`", ""]
+    filters = yaml.safe_dump(options_dict(report.options), default_flow_style=True, width=10**6).strip()
+    lines += ["", f"Filters: `{filters}`", ""]
     return lines
 
 
@@ -134,11 +134,13 @@ def dataset_card(
                for c, r in reports.items() if r is not None}
     if exports:
         meta["hermes_playground"] = exports
-    intro = AI_NOTE if ai else "Human preferences collected with Hermes Playground by comparing model replies side by side."
+    intro = AI_NOTE if ai else ("Human preferences collected with Hermes Playground by comparing model replies "
+                                "side by side.")
     body = [f"# {title}", "", intro, "Each left-out pair is counted once, under the first rule it failed.", ""]
     for config, path in data_files.items():
         body += _section(config, path, reports.get(config))
     first = next(iter(data_files))
     body += ["```python", "from datasets import load_dataset",
-             f'ds = load_dataset("{title}", "{first}", split="train")  # or "json"/"parquet" with data_files=', "```", ""]
+             f'ds = load_dataset("{title}", "{first}", split="train")  # or "json"/"parquet" with data_files=',
+             "```", ""]
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body) + note

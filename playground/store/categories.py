@@ -26,7 +26,8 @@ CATEGORIES: tuple[str, ...] = ("function calling", "coding", "math", "reasoning"
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("function calling", re.compile(
-        r"\b(?:call|use|invoke)\s+(?:the\s+|a\s+)?(?:function|tool|api)s?\b|\bfunction[- ]calling\b|\btool[- ]call", re.IGNORECASE)),
+        r"\b(?:call|use|invoke)\s+(?:the\s+|a\s+)?(?:function|tool|api)s?\b|\bfunction[- ]calling\b|\btool[- ]call",
+        re.IGNORECASE)),
     ("coding", re.compile(
         r"```|\b(?:python|javascript|typescript|java|rust|golang|c\+\+|sql|regex|html|css|bash|json schema|"
         r"code|coding|bug|debug|compile[rsd]?|stack ?trace|traceback|function|algorithm|refactor|unit tests?)\b|"

@@ -59,7 +59,8 @@ def check_pane(mode: str, output: str, assistant_followups: Sequence[str], tools
 
 
 def conformance_table(checks: Iterable[tuple[str, PaneCheck]]) -> pd.DataFrame:
-    """Per model: the counts (``CONFORMANCE_COLUMNS``) and ``tool_rate``, ``json_rate``, ``reasoning_rate`` (NaN with no data).
+    """Per model: the counts (``CONFORMANCE_COLUMNS``) and ``tool_rate``, ``json_rate``, ``reasoning_rate``
+    (NaN with no data).
 
     Example:
         >>> t = conformance_table([("m", PaneCheck(json_replies=1, json_valid=1)), ("m", PaneCheck(json_replies=1))])

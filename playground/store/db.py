@@ -85,7 +85,8 @@ def save_turn(store: Store, record: TurnRecord) -> str:
         raise InvalidTurnError(f"pane_order {record.pane_order} must be a permutation of {sorted(positions)}")
     record = replace(record, id=record.id or str(uuid.uuid4()), created_at=record.created_at or _now())
     with write_transaction(store) as conn:
-        stmt = upsert_insert(store, turns).values(records.turn_row(record)).on_conflict_do_nothing(index_elements=["id"])
+        stmt = (upsert_insert(store, turns).values(records.turn_row(record))
+                .on_conflict_do_nothing(index_elements=["id"]))
         if conn.execute(stmt.returning(turns.c.id)).first() is not None:  # new turn, not a retried save
             conn.execute(sa.insert(turn_panes), [records.pane_row(record.id, p) for p in record.panes])
     return record.id
@@ -186,7 +187,8 @@ def vote_filter_clauses(flt: VoteFilter | None) -> list[sa.ColumnElement[bool]]:
         clauses.append(votes.c.user_id.in_(list(flt.user_ids)))
     if flt.backends:
         tp = turn_panes.alias("backend_filter")
-        on_backend = sa.select(tp.c.turn_id).where(tp.c.turn_id == votes.c.turn_id, tp.c.backend_id.in_(list(flt.backends)))
+        on_backend = sa.select(tp.c.turn_id).where(tp.c.turn_id == votes.c.turn_id,
+                                                   tp.c.backend_id.in_(list(flt.backends)))
         clauses.append(sa.exists(on_backend))
     return clauses
 

@@ -2,8 +2,9 @@
 
 ``iter_rows`` streams the rows of one export kind (``dpo``, ``dpo-mixed-context``,
 ``battles``, and ``ai-dpo``: pairs an LLM judge labelled, kept apart from the human ones) for the
-votes (or judgements) an ``ExportOptions`` selects, counting every left-out pair under its reason; the writers stream rows to JSONL or Parquet in batches (one query, flat memory
-for 100,000 votes); ``export_dataset`` writes a file and its dataset card. See PROTOCOLS.md §6.
+votes (or judgements) an ``ExportOptions`` selects, counting every left-out pair under its reason;
+the writers stream rows to JSONL or Parquet in batches (one query, flat memory for 100,000 votes);
+``export_dataset`` writes a file and its dataset card. See PROTOCOLS.md §6.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ PROVENANCE = [
     ("vote", pa.string()),
     ("ranking", pa.string()),
     ("rank_margin", pa.int64()),
-    *((f"{side}_{key}", pa.string()) for side in ("chosen", "rejected") for key in ("model", "backend", "config", "system")),
+    *((f"{side}_{key}", pa.string())
+      for side in ("chosen", "rejected") for key in ("model", "backend", "config", "system")),
     ("chosen_tokens", pa.int64()),
     ("rejected_tokens", pa.int64()),
     ("same_context", pa.bool_()),
@@ -68,7 +70,8 @@ AI_SCHEMA = pa.schema([*DPO_SCHEMA, *((name, pa.string()) for name in AI_COLUMNS
 VERDICTS = pa.list_(pa.struct([(name, pa.string()) for name in ("judge_backend", "judge_model", "prompt_version",
                                                                 "verdict_ab", "verdict_ba", "final")]))
 MIXED_SCHEMA = pa.schema(
-    [("prompt_chosen", MESSAGES), ("prompt_rejected", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), *PROVENANCE]
+    [("prompt_chosen", MESSAGES), ("prompt_rejected", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES),
+     *PROVENANCE]
 )
 BATTLE_SCHEMA = pa.schema(
     [
@@ -315,13 +318,15 @@ def _messages_array(column: list[list[dict[str, str]]]) -> pa.Array:
 def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """A Parquet-ready table of export rows (columns in ``schema`` order)."""
     arrays = [
-        _messages_array([r[f.name] for r in rows]) if f.type == MESSAGES else pa.array([r[f.name] for r in rows], f.type)
+        _messages_array([r[f.name] for r in rows]) if f.type == MESSAGES
+        else pa.array([r[f.name] for r in rows], f.type)
         for f in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: ExportKind, *, batch_rows: int = 20_000) -> int:
+def write_parquet(rows: Iterable[dict[str, Any]], path: str | Path, kind: ExportKind, *,
+                  batch_rows: int = 20_000) -> int:
     """Write rows as Parquet with nested ``list<struct<role, content>>`` message columns."""
     schema = SCHEMAS[kind]
     n = 0

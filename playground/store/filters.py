@@ -106,7 +106,8 @@ def export_options(
     margin = _off_when_blank(min_rank_margin) or 1
     return ExportOptions(
         since=flt.since, until=flt.until, modes=tuple(flt.modes), backends=tuple(flt.backends),  # type: ignore[arg-type]
-        blind_only=bool(blind_only), exclude_raters=rater_list(exclude_raters), same_context_only=bool(same_context_only),
+        blind_only=bool(blind_only), exclude_raters=rater_list(exclude_raters),
+        same_context_only=bool(same_context_only),
         drop_ties=bool(drop_ties), min_rank_margin=int(margin) if margin == int(margin) else margin,  # type: ignore[arg-type]
         max_length_ratio=_off_when_blank(max_length_ratio), dedup_threshold=_off_when_blank(dedup_threshold),
     )

@@ -51,7 +51,8 @@ def build_hub_folder(
     flt: ExportOptions | VoteFilter | None = None,
     tool_roles: ToolRoles | None = None,
 ) -> dict[str, Path]:
-    """Write ``README.md`` (the export card, with counts per config) and one Parquet file per config; return them by repo path."""
+    """Write ``README.md`` (the export card, with counts per config) and one Parquet file per config; return
+    them by repo path."""
     folder = Path(folder)
     reports = {kind: export_dataset(store, folder / path, kind=kind, fmt="parquet", options=flt, tool_roles=tool_roles,
                                     card=False) for kind, path in CONFIG_FILES.items()}
@@ -168,7 +169,7 @@ class HubVoteLog:
         A failed start is retried by the next ``append``.
         """
         try:
-            self.scheduler
+            _ = self.scheduler  # the property builds it
         except Exception as exc:  # noqa: BLE001 — the store keeps every vote; the Hub copy can start later
             log.warning("Hub vote log for %s did not start: %s", self.repo_id, type(exc).__name__)
             return False
@@ -229,7 +230,8 @@ def log_folder(database_url: str) -> Path:
 
 
 def open_space_vote_log(
-    space_id: str | None, repo_id: str | None, token_env: str, folder: str | Path = "data/hub-log", *, hf_api: Any = None
+    space_id: str | None, repo_id: str | None, token_env: str, folder: str | Path = "data/hub-log", *,
+    hf_api: Any = None,
 ) -> HubVoteLog | None:
     """On a Space with a dataset repo configured, a ``HubVoteLog`` whose scheduler starts in the background.
 

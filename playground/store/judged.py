@@ -100,7 +100,8 @@ def verdicts_by_pair(store: Store) -> dict[PairKey, list[dict[str, Any]]]:
         key, flipped = pair_key(j)
         out[key].append({
             "judge_backend": j.judge_backend, "judge_model": j.judge_model, "prompt_version": j.prompt_version,
-            "verdict_ab": oriented(j.verdict_ab, flipped=flipped), "verdict_ba": oriented(j.verdict_ba, flipped=flipped),
+            "verdict_ab": oriented(j.verdict_ab, flipped=flipped),
+            "verdict_ba": oriented(j.verdict_ba, flipped=flipped),
             "final": oriented(j.final, flipped=flipped),
         })
     return dict(out)
@@ -146,7 +147,8 @@ def ai_pairs(store: Store, options: ExportOptions, counts: Counter[str], dedup: 
         for c in ai_candidates(j, turn, presets, tool_roles):
             reason = pair_drop_reason(c, options, "ai-dpo")
             if reason is None and dedup is not None and dedup.is_duplicate(f"turn:{turn.id}", c["prompt"]):
-                reason = "near_duplicate"  # a turn's own pairs share its prompt: one owner, never each other's duplicate
+                # a turn's own pairs share its prompt: one owner, never each other's duplicate
+                reason = "near_duplicate"
             if reason:
                 counts[reason] += 1
             else:

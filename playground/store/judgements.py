@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def save_judgement(store: Store, judgement: Judgement) -> Judgement:
         >>> saved.final, [j.final for j in iter_judgements(store)]
         ('inconsistent', ['inconsistent'])
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = {**asdict(judgement), "final": final_verdict(judgement.verdict_ab, judgement.verdict_ba),
               "created_at": now}
     values["id"] = judgement.id or str(uuid.uuid4())

@@ -36,10 +36,12 @@ def as_dicts(messages: Iterable[Message], tool_role: str = "tool") -> list[dict[
     """TRL / OpenAI message dicts; consecutive tool results merged into one turn of ``tool_role``.
 
     Example:
-        >>> as_dicts([Message("tool", "1"), Message("tool", "2")], "user")
-        [{'role': 'user', 'content': '<tool_response>\\n1\\n</tool_response>\\n<tool_response>\\n2\\n</tool_response>\\n'}]
+        >>> (merged,) = as_dicts([Message("tool", "1"), Message("tool", "2")], "user")
+        >>> merged["role"], merged["content"].count("<tool_response>")
+        ('user', 2)
     """
-    return [{"role": m.role, "content": m.content} for m in merge_tool_turns(list(messages), tool_response_role=tool_role)]
+    merged = merge_tool_turns(list(messages), tool_response_role=tool_role)
+    return [{"role": m.role, "content": m.content} for m in merged]
 
 
 def assistant_side(pane: PaneOutput, tool_role: str = "tool", first: str | None = None) -> list[dict[str, str]]:

@@ -89,11 +89,14 @@ class ExportOptions:
         if self.since and self.until and self.since >= self.until:
             raise ValueError(f"the date range {self.since:%Y-%m-%d %H:%M} … {self.until:%Y-%m-%d %H:%M} is empty")
         if int(self.min_rank_margin) != self.min_rank_margin or self.min_rank_margin < 1:
-            raise ValueError(f"minimum rank margin {self.min_rank_margin} must be a whole number ≥ 1 (1 keeps every pair)")
+            raise ValueError(f"minimum rank margin {self.min_rank_margin} must be a whole number ≥ 1 "
+                             "(1 keeps every pair)")
         if self.max_length_ratio is not None and not self.max_length_ratio >= 1:
-            raise ValueError(f"length ratio {self.max_length_ratio} must be ≥ 1 (e.g. 2 keeps pairs up to twice as long)")
+            raise ValueError(f"length ratio {self.max_length_ratio} must be ≥ 1 "
+                             "(e.g. 2 keeps pairs up to twice as long)")
         if self.dedup_threshold is not None and not 0 < self.dedup_threshold <= MAX_THRESHOLD:
-            raise ValueError(f"near-duplicate threshold {self.dedup_threshold} must be in (0, {MAX_THRESHOLD}] (e.g. 0.8)")
+            raise ValueError(f"near-duplicate threshold {self.dedup_threshold} must be in (0, {MAX_THRESHOLD}] "
+                             "(e.g. 0.8)")
 
     def vote_filter(self) -> VoteFilter:
         """The part of the options the store applies in SQL (the rest is counted per pair)."""

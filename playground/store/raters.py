@@ -106,8 +106,9 @@ def consensus_outcomes(frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series([], dtype=object)
     flipped = frame["model_a"] > frame["model_b"]
-    frame = pd.DataFrame([canonical(a, b, o) for a, b, o in zip(frame["model_a"], frame["model_b"], frame["outcome"])],
-                         columns=BATTLE_COLUMNS[1:], index=frame.index).assign(rater=frame["rater"])
+    sides = zip(frame["model_a"], frame["model_b"], frame["outcome"], strict=True)
+    frame = pd.DataFrame([canonical(a, b, o) for a, b, o in sides], columns=BATTLE_COLUMNS[1:],
+                         index=frame.index).assign(rater=frame["rater"])
     total = frame.groupby(["model_a", "model_b", "outcome"]).size()
     own = frame.groupby(["rater", "model_a", "model_b", "outcome"]).size()
     majority: dict[tuple[str, str, str], str | None] = {}
@@ -116,11 +117,11 @@ def consensus_outcomes(frame: pd.DataFrame) -> pd.Series:
         top = max(others.values())
         leaders = [o for o, n in others.items() if n == top]
         majority[(rater, model_a, model_b)] = leaders[0] if top > 0 and len(leaders) == 1 else None
-    keys = zip(frame["rater"], frame["model_a"], frame["model_b"])
+    keys = zip(frame["rater"], frame["model_a"], frame["model_b"], strict=True)
     found = [majority[k] for k in keys]
     swap = {"a": "b", "b": "a"}
-    return pd.Series([swap.get(m, m) if flip and m else m for m, flip in zip(found, flipped)], index=frame.index,
-                     dtype=object)
+    return pd.Series([swap.get(m, m) if flip and m else m for m, flip in zip(found, flipped, strict=True)],
+                     index=frame.index, dtype=object)
 
 
 def kappa_by_rater(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -89,7 +89,7 @@ def pick_recheck(store: Store, user_id: str, *, exclude_turn: str | None, rng: r
     if not fresh:
         return None
     row = rng.choice(fresh)
-    return PendingRecheck(row.id, row.turn_id, user_id, row.kind, (1, 0), datetime.now(timezone.utc))
+    return PendingRecheck(row.id, row.turn_id, user_id, row.kind, (1, 0), datetime.now(UTC))
 
 
 def record_recheck(store: Store, pending: PendingRecheck, answer: str) -> bool:
@@ -101,7 +101,7 @@ def record_recheck(store: Store, pending: PendingRecheck, answer: str) -> bool:
             id=str(uuid.uuid4()), vote_id=pending.vote_id, turn_id=pending.turn_id, user_id=pending.user_id,
             shown_order=list(pending.shown_order), original_kind=pending.original_kind, answer=answer,
             answer_kind=answer_kind, consistent=consistent, shown_at=pending.shown_at,
-            answered_at=datetime.now(timezone.utc)))
+            answered_at=datetime.now(UTC)))
     return consistent
 
 

@@ -73,7 +73,8 @@ def turn_from_line(data: Mapping[str, Any]) -> TurnRecord:
     Raises:
         KeyError: a field the store needs is missing.
     """
-    return records.turn_from_row(_decode(data, schema.turns), [records.pane_from_row(_decode(p, schema.turn_panes)) for p in data["panes"]])
+    panes = [records.pane_from_row(_decode(p, schema.turn_panes)) for p in data["panes"]]
+    return records.turn_from_row(_decode(data, schema.turns), panes)
 
 
 def vote_from_line(data: Mapping[str, Any]) -> Vote:

@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playground.types import Message, Mode, PaneMetrics, PaneOutput, PaneStatus, SamplingParams, TurnRecord
 
@@ -27,7 +27,7 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def make_turn(
@@ -55,7 +55,8 @@ def make_turn(
     shared: list[Message] = []
     for k in range(history):
         shared.append(Message("user", f"earlier question {k} (seed {seed})"))
-    question = question or (f"What is the weather in Paris? #{seed}" if mode == "tools" else f"Question #{seed}: explain DPO.")
+    if not question:
+        question = f"What is the weather in Paris? #{seed}" if mode == "tools" else f"Question #{seed}: explain DPO."
     panes = []
     for i in range(n_panes):
         backend_id, model_id = models[i % len(models)]
@@ -66,9 +67,10 @@ def make_turn(
         context.append(Message("user", question))
         status = statuses[i] if i < len(statuses) else "done"
         if mode == "tools":
-            output = f'<tool_call>\n{{"arguments": {{"city": "Paris"}}, "name": "get_weather"}}\n</tool_call>'
+            output = '<tool_call>\n{"arguments": {"city": "Paris"}, "name": "get_weather"}\n</tool_call>'
             followup: tuple[Message, ...] = (
-                Message("tool", '{"name": "get_weather", "content": {"temp_c": 12}}'),  # raw, as the tool loop stores it
+                # raw, as the tool loop stores it
+                Message("tool", '{"name": "get_weather", "content": {"temp_c": 12}}'),
                 Message("assistant", f"It is 12 °C in Paris ({backend_id})."),
             )
         else:

@@ -56,7 +56,8 @@ def setup_help(settings: Settings, infos: Sequence[BackendInfo] = ()) -> str:
     if not settings.backends:
         return "### No backend is configured yet\n" + SETUP_HELP
     if infos and not any(info.healthy for info in infos):
-        down = "\n".join(f"- **{spec.label}**: {info.error}" for spec, info in zip(settings.backends, infos))
+        down = "\n".join(f"- **{spec.label}**: {info.error}"
+                         for spec, info in zip(settings.backends, infos, strict=True))
         return f"### None of the configured backends answers\n{down}\n\n{SETUP_HELP}"
     return ""
 
@@ -65,7 +66,7 @@ async def probe_all(settings: Settings, backends: Mapping[str, Backend]) -> tupl
     """Probe every backend concurrently: the table rows, and the setup help (shown if none answers)."""
     infos = await asyncio.gather(*(backends[s.id].info() for s in settings.backends))
     help_text = setup_help(settings, infos)
-    rows = [info_row(spec, info) for spec, info in zip(settings.backends, infos)]
+    rows = [info_row(spec, info) for spec, info in zip(settings.backends, infos, strict=True)]
     return rows, gr.Markdown(help_text, visible=bool(help_text))
 
 
@@ -123,7 +124,7 @@ def health_of(settings: Settings, rows: Sequence[Sequence[object]]) -> dict[str,
         {'a': False}
     """
     health = COLUMNS.index("Health")
-    return {spec.id: row[health] == "up" for spec, row in zip(settings.backends, rows)}
+    return {spec.id: row[health] == "up" for spec, row in zip(settings.backends, rows, strict=True)}
 
 
 def build_backends_tab(settings: Settings, backends: Mapping[str, Backend], help_box: gr.Markdown,

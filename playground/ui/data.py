@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def export_file(store: Store, folder: Path, kind: Kind, fmt: Format, options: Ex
     ``delete_cache`` on the Blocks removes after an hour), so ours is needed only until then.
     """
     prune_exports(folder, max_age_s=0)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = Path(tempfile.mkdtemp(dir=folder)) / f"hermes-{kind}-{stamp}.{fmt}"
     return path, export_dataset(store, path, kind=kind, fmt=fmt, options=options, tool_roles=tool_roles)
 
@@ -215,7 +215,8 @@ def wire_data_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekeepe
             raise refusal("No dataset repo is set on the server: start the app with --dataset-repo user/name.")
         token = os.environ.get(settings.hub_token_env)
         if not token:
-            raise refusal(f"No Hub token: set ${settings.hub_token_env} on the server (a write token), then push again.")
+            raise refusal(f"No Hub token: set ${settings.hub_token_env} on the server (a write token), "
+                          "then push again.")
         chosen = options(values)
         try:
             push_to_hub(store, repo_id, token, flt=chosen, tool_roles=tool_roles, private=settings.dataset_private)

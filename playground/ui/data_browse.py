@@ -95,7 +95,8 @@ def pane_view(pane: PaneOutput) -> str:
     system = "*(no system turn)*" if pane.system_prompt is None else _fence(pane.system_prompt)
     context = "\n\n".join(f"**{m.role}:**\n\n{_fence(m.content)}" for m in pane.prompt_messages if m.role != "system")
     followup = "\n\n".join(f"**{m.role}:**\n\n{_fence(m.content)}" for m in pane.followup)
-    body = [f"**System prompt**\n\n{system}", f"**Context**\n\n{context}", f"**Reply**\n\n{inert_markdown(pane.output)}"]
+    body = [f"**System prompt**\n\n{system}", f"**Context**\n\n{context}",
+            f"**Reply**\n\n{inert_markdown(pane.output)}"]
     if followup:
         body.append(f"**Tool loop**\n\n{followup}")
     return "  \n".join(lines) + "\n\n" + "\n\n".join(body)
@@ -107,7 +108,8 @@ def turn_meta(turn: TurnRecord, votes: list[Vote]) -> str:
     when = turn.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if turn.created_at else "?"
     lines = [f"**Turn** {code_span(turn.id)} · {when} · mode **{turn.mode}** · {'blind' if turn.blind else 'named'}",
              f"Sampling: temperature {s.temperature}, top-p {s.top_p}, top-k {s.top_k}, repetition penalty "
-             f"{s.repetition_penalty}, max new tokens {s.max_new_tokens}" + (f", seed {s.seed}" if s.seed is not None else "")]
+             f"{s.repetition_penalty}, max new tokens {s.max_new_tokens}"
+             + (f", seed {s.seed}" if s.seed is not None else "")]
     for v in votes:
         order = " > ".join(" = ".join(chr(65 + p) for p in g) for g in v.ranking or ())
         lines.append(f"Vote by {code_span(v.user_id)}: **{escape_inline(v.kind)}** ({order})"

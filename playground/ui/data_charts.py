@@ -15,7 +15,8 @@ def votes_per_day_figure(by_day: pd.DataFrame) -> go.Figure:
     """Votes per UTC day, stacked by mode (columns ``day``, ``mode``, ``votes``).
 
     Example:
-        >>> f = votes_per_day_figure(pd.DataFrame({"day": ["2025-01-01"], "mode": ["chat"], "turns": [3], "votes": [2]}))
+        >>> per_day = pd.DataFrame({"day": ["2025-01-01"], "mode": ["chat"], "turns": [3], "votes": [2]})
+        >>> f = votes_per_day_figure(per_day)
         >>> [t.y.tolist() for t in f.data]
         [[2]]
     """

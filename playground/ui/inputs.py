@@ -119,7 +119,7 @@ def payload_problem(fn: Any, body: dict[str, Any]) -> str | None:
     if not isinstance(data, list) or len(data) != len(fn.inputs):
         got = f"{len(data)} values" if isinstance(data, list) else type(data).__name__
         return f"This listener takes a list of {len(fn.inputs)} input values; got {got}."
-    for block, value in zip(fn.inputs, data):
+    for block, value in zip(fn.inputs, data, strict=True):  # lengths checked above
         problem = None if getattr(block, "stateful", False) else value_problem(block, value)
         if problem:
             return problem

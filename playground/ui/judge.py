@@ -77,7 +77,8 @@ def build_judge_tab(settings: Settings, store: Store, tab: gr.Tab, gate: Gatekee
                                   label="Judge backend", elem_id="judge-backend")
             preset = gr.Dropdown([(p.title, p.id) for p in presets.values()], value=settings.judge_prompt,
                                  label="Judge prompt", elem_id="judge-preset")
-        instructions = gr.Textbox(presets[settings.judge_prompt].instructions if settings.judge_prompt in presets else "",
+        chosen = presets.get(settings.judge_prompt)
+        instructions = gr.Textbox(chosen.instructions if chosen is not None else "",
                                   lines=6, label="Instructions (editable; an edit is stored as its own prompt version)",
                                   elem_id="judge-instructions")
         with gr.Row():

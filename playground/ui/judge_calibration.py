@@ -20,7 +20,7 @@ import pandas as pd
 
 from playground.safe_markdown import code_span, escape_inline, inert_markdown
 from playground.settings import Settings
-from playground.store.calibration import Agreement, Calibration, LengthBias, calibrate, judge_choices
+from playground.store.calibration import Calibration, LengthBias, calibrate, judge_choices
 from playground.store.db import Store, VoteFilter, get_turn
 from playground.store.errors import TurnNotFoundError
 from playground.store.judged import pair_judgement
@@ -64,10 +64,11 @@ def figure_rows(cal: Calibration) -> list[list[str]]:
     """The figures table: what, value, and what it rests on.
 
     Example:
-        >>> from playground.store.calibration import Consistency
+        >>> from playground.store.calibration import Agreement, Consistency
         >>> a = Agreement(8, 4, 0.5, 0.135, 6, 4, 2 / 3, 1 / 3)
         >>> none = LengthBias(0, 0, None, None, None)
-        >>> rows = figure_rows(Calibration(("j", "p"), a, Consistency(8, 7, 1, 0.875), none, none, *[pd.DataFrame()] * 4))
+        >>> empty = [pd.DataFrame()] * 4
+        >>> rows = figure_rows(Calibration(("j", "p"), a, Consistency(8, 7, 1, 0.875), none, none, *empty))
         >>> rows[0][1], rows[2][1], rows[4][1]
         ('50.0% (4/8)', '66.7% (4/6)', '87.5% (7/8)')
     """
@@ -76,7 +77,8 @@ def figure_rows(cal: Calibration) -> list[list[str]]:
         ["Agreement with ties (3-way)", _share(a.agree, a.items),
          "human votes × the judge's verdict on the same turn and pair; an inconsistent verdict counts as a tie"],
         ["Cohen's kappa, with ties", _kappa(a.kappa), "the same items"],
-        ["Agreement without ties", _share(a.decisive_agree, a.decisive), "items where both human and judge chose a reply"],
+        ["Agreement without ties", _share(a.decisive_agree, a.decisive),
+         "items where both human and judge chose a reply"],
         ["Cohen's kappa, without ties", _kappa(a.decisive_kappa), "the same items"],
         ["Position consistency", _share(c.consistent, c.judged),
          f"judgements whose two orders agree (all of this judge's; {c.errors} errors left out)"],
@@ -87,7 +89,9 @@ def figure_rows(cal: Calibration) -> list[list[str]]:
 
 def slice_table(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Agreement by mode or category, rates rounded for display."""
-    return frame[[column, *SLICE_COLUMNS]].round(3) if not frame.empty else pd.DataFrame(columns=[column, *SLICE_COLUMNS])
+    if frame.empty:
+        return pd.DataFrame(columns=[column, *SLICE_COLUMNS])
+    return frame[[column, *SLICE_COLUMNS]].round(3)
 
 
 def boards_table(boards: pd.DataFrame) -> pd.DataFrame:
@@ -231,7 +235,8 @@ def build_calibration(store: Store, gate: Gatekeeper, settings: Settings) -> Cal
     def export_ai(judge: object, with_human: object, request: gr.Request) -> tuple[list[str], str]:
         gate.operator(request)
         backend, version = stored_judge(store, judge)
-        options = ExportOptions(judge=backend, prompt_version=version, with_human=_flag("Mix in human pairs", with_human))
+        options = ExportOptions(judge=backend, prompt_version=version,
+                                with_human=_flag("Mix in human pairs", with_human))
         path, report = export_file(store, folder, "ai-dpo", "jsonl", options, tool_roles)
         line = report_line(report).replace(f"from {report.votes} votes", f"from {report.judgements} judgements"
                                            + (f" and {report.votes} votes" if options.with_human else ""))

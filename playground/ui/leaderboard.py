@@ -72,8 +72,10 @@ def board_table(plain: pd.DataFrame, styled: pd.DataFrame) -> list[list[Any]]:
     Example:
         >>> b = pd.DataFrame({"rating": [1100.4, 2828.0], "lower": [1050.0, 900.0], "upper": [1160.0, 4000.0],
         ...                   "rank": [1, 1], "battles": [25, 3]}, index=["x", "y"])
-        >>> board_table(b, b)
-        [[1, 'x', 1100, '−50 / +60', 1, 1100, '−50 / +60', 25, ''], ['—', 'y', '—', '—', '—', '—', '—', 3, 'provisional: 3 of 20 battles, no rating or rank yet']]
+        >>> for row in board_table(b, b):
+        ...     print(row)
+        [1, 'x', 1100, '−50 / +60', 1, 1100, '−50 / +60', 25, '']
+        ['—', 'y', '—', '—', '—', '—', '—', 3, 'provisional: 3 of 20 battles, no rating or rank yet']
     """
     ranked = rated(styled)
     plain_ranks, styled_ranks = _ranks(plain.loc[ranked]), _ranks(styled.loc[ranked])
@@ -124,8 +126,8 @@ def position_line(bias: PositionBias) -> str:
     """The left/right position bias as one sentence, with its 95% Wilson interval.
 
     Example:
-        >>> position_line(PositionBias(60, 100, 0.6, 0.502, 0.691))
-        '**Position bias:** the pane shown left won 60 of 100 decisive left-vs-right outcomes: 60.0% (95% interval 50.2%–69.1%; 50% = no bias).'
+        >>> print(position_line(PositionBias(60, 100, 0.6, 0.502, 0.691)))
+        **Position bias:** the pane shown left won 60 of 100 decisive ... 60.0% (95% interval 50.2%–69.1%; ...
     """
     if bias.rate is None or bias.low is None or bias.high is None:
         return "**Position bias:** no decisive left-vs-right outcome yet."

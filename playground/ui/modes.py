@@ -183,7 +183,9 @@ def wire_modes(w: ModeWidgets, shared: SystemPromptWidgets, assets: ModeAssets) 
     fill_tools, fill_schema = filler(tools_editor), filler(schema_editor)
     w.mode.input(switch, [w.mode, shared.text], [*boxes.values(), shared.preset, shared.no_system,
                                                  shared.text], queue=False, api_visibility="private")
-    w.tools.input(check_tools, w.tools, w.tools_errors, queue=False, trigger_mode="always_last", api_visibility="private")
-    w.schema.input(check_schema, w.schema, w.schema_errors, queue=False, trigger_mode="always_last", api_visibility="private")
+    typed: dict[str, Any] = {"queue": False, "trigger_mode": "always_last", "api_visibility": "private"}
+    w.tools.input(check_tools, w.tools, w.tools_errors, **typed)
+    w.schema.input(check_schema, w.schema, w.schema_errors, **typed)
     w.tool_set.input(fill_tools, w.tool_set, [w.tools, w.tools_errors], queue=False, api_visibility="private")
-    w.schema_preset.input(fill_schema, w.schema_preset, [w.schema, w.schema_errors], queue=False, api_visibility="private")
+    w.schema_preset.input(fill_schema, w.schema_preset, [w.schema, w.schema_errors], queue=False,
+                          api_visibility="private")

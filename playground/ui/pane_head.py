@@ -50,7 +50,7 @@ def pane_heads(health: object, blind: object, backend_ids: Sequence[object], own
     known = health if isinstance(health, Mapping) else {}
     hidden = blind is True
     return [pane_head_html(i, known.get(b) if isinstance(b, str) else None, own=own is True, blind=hidden)
-            for i, (b, own) in enumerate(zip(backend_ids, owns))]
+            for i, (b, own) in enumerate(zip(backend_ids, owns, strict=True))]
 
 
 def wire_pane_heads(panes: Sequence[Any], blind: gr.Checkbox, health: gr.State) -> tuple[Any, list[Any], list[Any]]:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from playground.compare.state import Exchange, PaneState
 from playground.hermes.jsonmode import JsonCheck
 from playground.hermes.reasoning import (
     has_reasoning,
@@ -29,7 +30,6 @@ from playground.hermes.tool_calls import ToolCall, parse_tool_calls_streaming
 from playground.hermes.tool_loop import tool_report
 from playground.safe_markdown import code_span, escape_inline, inert_markdown
 from playground.types import Message, PaneMetrics, ToolStep
-from playground.compare.state import Exchange, PaneState
 
 _STATUS_MARK = {"stopped": "⏹ *stopped*", "waiting": "…"}
 ChatMessage = dict[str, Any]
@@ -113,7 +113,8 @@ def _step_message(step: ToolStep) -> ChatMessage:
         body.append("Not a built-in tool: type its result below the pane.")
     if step.error:
         body.append(f"**Error:** {escape_inline(step.error)}")
-    metadata: dict[str, Any] = {"title": f"{mark} {escape_inline(step.name or '') or 'unreadable call'}", "status": "done",
+    title = f"{mark} {escape_inline(step.name or '') or 'unreadable call'}"
+    metadata: dict[str, Any] = {"title": title, "status": "done",
                                 "log": f"round {step.depth}" + ("" if step.valid else " · invalid")}
     if step.duration_s is not None:
         metadata["duration"] = round(step.duration_s, 4)

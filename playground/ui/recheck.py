@@ -18,6 +18,7 @@ import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from playground.compare import votes as voting
+from playground.compare.votes import VoteSession
 from playground.safe_markdown import inert_markdown
 from playground.settings import Settings
 from playground.store.db import Store, get_turn
@@ -26,7 +27,6 @@ from playground.store.rechecks import PendingRecheck, pick_recheck, record_reche
 from playground.types import PaneOutput, TurnRecord
 from playground.ui.access import Gatekeeper, Visitor
 from playground.ui.inputs import refusal
-from playground.compare.votes import VoteSession
 
 INTRO = ("🔁 **Consistency check** — not a new turn and not a new vote. You judged these two replies before; "
          "here they are again, possibly in another order. Which is better?")

@@ -8,12 +8,12 @@ import logging
 import httpx2
 import pytest
 
-from playground.compare import run as turn
 from playground.backends import errors as e
 from playground.backends.redact import Redactor
 from playground.backends.registry import make_backend
-from playground.types import BackendSpec, GenerationRequest, Message, SamplingParams
+from playground.compare import run as turn
 from playground.compare.state import PaneState
+from playground.types import BackendSpec, GenerationRequest, Message, SamplingParams
 from tests.support.app_process import free_port
 from tests.support.tgi_protocol import Behavior
 

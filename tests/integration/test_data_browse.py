@@ -21,7 +21,7 @@ READERS = ("data_browse", "data_turn", "data_counts", "data_raters")
 
 
 @pytest.fixture(scope="module")
-def local_api(servers, tmp_path_factory) -> Iterator[GradioApi]:
+def local_api(servers, tmp_path_factory) -> Iterator[GradioApi]:  # noqa: F811 — the imported fixture
     db = f"sqlite:///{tmp_path_factory.mktemp('browse') / 'store.db'}"
     args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
             "--database-url", db, "--recheck-rate", "0"]
@@ -86,7 +86,7 @@ def test_a_bad_page_number_is_refused_by_name(local_api, page):
     assert not result.success and "Page must be" in result.text
 
 
-def test_anonymous_callers_of_a_public_app_cannot_read(servers, tmp_path):
+def test_anonymous_callers_of_a_public_app_cannot_read(servers, tmp_path):  # noqa: F811 — the imported fixture
     with fake_hub() as hub, ExitStack() as stack:
         url, _ = start(stack, servers, hub, tmp_path, "--vote-policy", "anyone")
         with httpx.Client(base_url=url, timeout=60) as client:

@@ -100,7 +100,8 @@ def _tree(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to become uid 1000")
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to become uid 1000")
 def test_the_app_starts_as_uid_1000_from_a_read_only_checkout_restores_and_writes_its_store(
         read_only_checkout, tgi_server_factory, tmp_path):
     checkout, home = read_only_checkout

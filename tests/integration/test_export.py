@@ -156,7 +156,8 @@ def test_export_filters(store, voted, tmp_path):
 def test_cli_exports_with_filters(store, voted, tmp_path):
     url = store.engine.url.render_as_string(hide_password=False)
     out = tmp_path / "cli.parquet"
-    argv = ["--db", url, "--format", "parquet", "--kind", "dpo", "--out", str(out), "--mode", "chat", "--backend", "hermes-70b"]
+    argv = ["--db", url, "--format", "parquet", "--kind", "dpo", "--out", str(out), "--mode", "chat",
+            "--backend", "hermes-70b"]
     assert cli_main(argv) == 0
     rows = load(out, tmp_path)
     assert len(rows) == 2 and all("hermes-70b" in (r["chosen_backend"], r["rejected_backend"]) for r in rows)
@@ -164,7 +165,8 @@ def test_cli_exports_with_filters(store, voted, tmp_path):
     assert (tmp_path / "none.jsonl").read_text() == ""
     out2 = tmp_path / "all.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "playground.export", "--db", url, "--kind", "battles", "--out", str(out2), "--until", "2999-12-31"],
+        [sys.executable, "-m", "playground.export", "--db", url, "--kind", "battles", "--out", str(out2),
+         "--until", "2999-12-31"],
         capture_output=True, text=True, check=True,
     )
     assert "wrote 11 battles rows" in done.stderr and len(out2.read_text().splitlines()) == 11
@@ -214,7 +216,8 @@ def test_push_to_hub_sends_card_declaring_configs_and_parquet(store, voted, tmp_
     configs = {c["config_name"]: c["data_files"][0]["path"] for c in meta["configs"]}
     assert configs == {"dpo": "data/dpo.parquet", "dpo-mixed-context": "data/dpo-mixed-context.parquet",
                        "battles": "data/battles.parquet"}
-    assert meta["hermes_playground"]["dpo"]["dropped"] == {"tie": 2, "both_bad": 1, "mixed_context": 1}  # tie: 1 + ranking's 1
+    # tie: 1 + ranking's 1
+    assert meta["hermes_playground"]["dpo"]["dropped"] == {"tie": 2, "both_bad": 1, "mixed_context": 1}
     assert set(files) == {"README.md", *configs.values()}
     for config, repo_path in configs.items():
         local = tmp_path / "sent" / repo_path

@@ -23,7 +23,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                                            "required": ["city"]}}}
 CALC = '<tool_call>\n{"arguments": {"expression": "6*7"}, "name": "calculator"}\n</tool_call>'
-CONVERT = '<tool_call>\n{"arguments": {"value": 42, "from_unit": "km", "to_unit": "m"}, "name": "convert_units"}\n</tool_call>'
+CONVERT = ('<tool_call>\n{"arguments": {"value": 42, "from_unit": "km", "to_unit": "m"}, "name": "convert_units"}\n'
+           '</tool_call>')
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
           "required": ["name", "age"]}
 
@@ -47,7 +48,7 @@ async def run_jobs(specs: list[BackendSpec], make_job, panes: list[PaneState] | 
                    windows: bool = False) -> list[PaneState]:
     backends = [make_backend(s, 10.0) for s in specs]
     panes = panes or [PaneState(s.id, s.label) for s in specs]
-    jobs = [make_job(pane, backend) for pane, backend in zip(panes, backends)]
+    jobs = [make_job(pane, backend) for pane, backend in zip(panes, backends, strict=True)]
     try:
         async for _ in turn.run_turn(jobs, panes, ServedModels({b.spec.id: b for b in backends}) if windows else None):
             pass

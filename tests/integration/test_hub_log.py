@@ -14,15 +14,24 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from playground.compare.votes import VoteSession
 from playground.store import db
-from playground.store.db import (Store, VotedTurn, count_votes, get_turn, get_vote, iter_votes_with_turns,
-                                 open_store, record_vote, save_turn)
+from playground.store.db import (
+    Store,
+    VotedTurn,
+    count_votes,
+    get_turn,
+    get_vote,
+    iter_votes_with_turns,
+    open_store,
+    record_vote,
+    save_turn,
+)
 from playground.store.hub import HubVoteLog, make_commit_scheduler, open_space_vote_log
 from playground.store.restore import Restored, dumps, replay, restore_space_store, restore_vote, turn_line
 from playground.store.synthetic import make_turn
 from playground.types import Vote
 from playground.ui.vote import append_to_hub
-from playground.compare.votes import VoteSession
 from tests.integration.test_export import FakeHub
 from tests.support.app_process import free_port
 from tests.support.fake_hub import FakeHubServer, fake_hub, point_hub_client_at

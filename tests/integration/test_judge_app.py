@@ -87,7 +87,8 @@ def test_the_background_judge_stores_verdicts_and_failures(servers, tmp_path):
             store.close()
         finally:
             api.close()
-    assert finals == ["b", "error"]  # the first order of the first turn met the 503; the other turn: beta's longer reply
+    # the first order of the first turn met the 503; the other turn: beta's longer reply
+    assert finals == ["b", "error"]
     for request in judge.requests:  # anonymised: no label, backend id or model id
         assert "Alpha" not in request["body"]["inputs"] and "test/judge" not in request["body"]["inputs"]
 

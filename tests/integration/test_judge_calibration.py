@@ -123,7 +123,7 @@ def test_leaderboards_and_disagreements(world):
                                  "NousResearch/Hermes-3-Llama-3.1-70B"}
     d = cal.disagreements
     ids = world.ids
-    assert sorted(zip(d["turn_id"], d["rater"])) == sorted([(ids["T1"], "v1:bob"), (ids["T2"], "v1:alice"),
+    assert sorted(zip(d["turn_id"], d["rater"], strict=True)) == sorted([(ids["T1"], "v1:bob"), (ids["T2"], "v1:alice"),
                                                             (ids["T3"], "v1:alice"), (ids["T4"], "v1:bob")])
     t4 = d[d["turn_id"] == ids["T4"]].iloc[0]
     assert (t4["pair"], t4["human"], t4["judge"], t4["final"]) == ("A vs B", "A", "tie", "inconsistent")

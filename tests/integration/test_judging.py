@@ -25,7 +25,8 @@ from tests.support.app_process import ROOT
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
 
-ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]", re.DOTALL)
+ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]",
+                    re.DOTALL)
 
 
 def answers(prompt: str) -> dict[str, str]:
@@ -69,7 +70,8 @@ def judge_for(server: TGITestServer, preset: str = "pairwise", concurrency: int 
     return Judge(make_backend(spec, 10.0), choose_judge_prompt(preset, None, ASSETS_DIR / "judge"), concurrency)
 
 
-def stored_turn(store: Store, seed: int, outputs: tuple[str, ...] = ("short", "a much longer answer"), **kw: object) -> str:
+def stored_turn(store: Store, seed: int, outputs: tuple[str, ...] = ("short", "a much longer answer"),
+                **kw: object) -> str:
     return save_turn(store, make_turn(seed=seed, outputs=outputs, n_panes=len(outputs), **kw))  # type: ignore[arg-type]
 
 
@@ -211,15 +213,20 @@ def test_the_cli_judges_a_filtered_batch_with_progress_and_resumes(tmp_path, jud
         record_vote(store, Vote(stored_turn(store, 50 + i, mode="chat"), "v1:r", "a"))
     record_vote(store, Vote(stored_turn(store, 60, mode="json"), "v1:r", "a"))
     store.close()
-    env = {"HERMES_BACKENDS": f"Judge={judge_server.url}", "HERMES_BACKENDS_FILE": str(ROOT / "benchmarks" / "no_backends.toml"),
-           "PATH": "/usr/bin:/bin"}
+    env = {"HERMES_BACKENDS": f"Judge={judge_server.url}",
+           "HERMES_BACKENDS_FILE": str(ROOT / "benchmarks" / "no_backends.toml"), "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "playground.judging.batch", "--db", db, "--judge", "judge", "--mode", "chat"]
-    first = subprocess.run([*cmd, "--limit", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    first = run("--limit", "2")
     assert first.returncode == 0, first.stderr
     assert "judged 2/2 pairs (b 2); 0 already judged, skipped" in first.stderr
-    second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    second = run()
     assert "done: judged 1/1 pairs (b 1); 2 already judged, skipped" in second.stderr  # the json turn is filtered out
-    bad = subprocess.run([*cmd, "--judge", "nobody"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    bad = run("--judge", "nobody")
     assert bad.returncode == 2 and "'nobody' is not a configured backend" in bad.stderr
 
 

@@ -116,7 +116,8 @@ def assert_no_data_access(client: httpx.Client, hub: Any) -> None:
     for dep in guarded:
         result = results[dep["id"]]
         opening_the_tab = result.success and "votes match" not in result.text  # shows the notice instead
-        assert (not result.success and DENIED in result.text) or opening_the_tab, (dep.get("api_name"), result.text[:300])
+        refused = not result.success and DENIED in result.text
+        assert refused or opening_the_tab, (dep.get("api_name"), result.text[:300])
     for result in results.values():
         assert "votes match" not in result.text and "Exported" not in result.text and HUB_TOKEN not in result.text
     assert len(hub.state.requests) == before, "the Hub must receive nothing"

@@ -81,6 +81,7 @@ def test_style_controlled_intervals_cover_the_truth_at_their_stated_rate():
         total += len(board)
         recovered += list(board.index) == list(TRUTH)
     coverage = covered / total
-    print(f"95% intervals covered the truth {covered}/{total} = {coverage:.1%}; order recovered {recovered}/{COVERAGE_RUNS}")
+    print(f"95% intervals covered the truth {covered}/{total} = {coverage:.1%}; "
+          f"order recovered {recovered}/{COVERAGE_RUNS}")
     assert 0.85 <= coverage <= 1.0
     assert recovered >= COVERAGE_RUNS * 0.7

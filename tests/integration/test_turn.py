@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from playground.compare import run as turn
 from playground.backends.registry import make_backend
+from playground.compare import run as turn
 from playground.compare.pacing import UpdatePacer
-from playground.types import BackendSpec, Message, SamplingParams
 from playground.compare.state import PaneState
+from playground.types import BackendSpec, Message, SamplingParams
 from tests.support.app_process import free_port
 from tests.support.tgi_protocol import Behavior
 
@@ -32,7 +32,7 @@ async def run(specs: list[BackendSpec], text: str = "Hello", system: str | None 
     backends = [make_backend(s, timeout_s) for s in specs]
     panes = panes or [PaneState(s.id, s.label) for s in specs]
     jobs = []
-    for pane, spec, backend in zip(panes, specs, backends):
+    for pane, backend in zip(panes, backends, strict=True):
         turn.begin(pane, text)
         jobs.append(turn.PaneJob(backend, tuple(turn.conversation(pane, system, text)), params))
     statuses = []

@@ -28,7 +28,8 @@ CHAT = TurnChoices(mode="chat", sampling=SamplingParams(max_new_tokens=20), syst
 @pytest.fixture
 def setup(tgi_server_factory, tmp_path):
     """(Turns over two test servers, their servers by id, a fresh SQLite store)."""
-    servers = {name: tgi_server_factory(behavior=echo(name), model_id=f"test/{name}-model") for name in ("alpha", "beta")}
+    servers = {name: tgi_server_factory(behavior=echo(name), model_id=f"test/{name}-model")
+               for name in ("alpha", "beta")}
     settings = load_settings([a for name, s in servers.items() for a in ("--backend", f"{name.title()}={s.url}")], {})
     store = open_store(f"sqlite:///{tmp_path / 'turns.db'}")
     yield Turns.for_app(settings, build_backends(settings)), servers, store

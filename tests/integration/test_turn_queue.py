@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import httpx
 
@@ -27,7 +28,7 @@ async def test_turns_past_the_limit_queue_one_after_another(tgi_server_factory, 
         await asyncio.to_thread(app.stop)
     assert all(t.ok for t in turns), [t.error for t in turns]
     turns = sorted(turns, key=lambda t: t.t_started or 0)
-    for before, after in zip(turns, turns[1:]):
+    for before, after in pairwise(turns):
         # Unlimited, all three would start together, a whole turn before the first one ends; the slack (for the
         # client reading two streams) is a share of the turn measured here, so a slow machine widens it.
         slack = 0.3 * (before.t_done - before.t_started)

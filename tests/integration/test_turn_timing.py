@@ -7,8 +7,8 @@ import time
 
 from playground.backends.base import Backend
 from playground.backends.registry import make_backend
-from playground.compare.served import ServedModels
 from playground.compare import run as turn
+from playground.compare.served import ServedModels
 from playground.compare.state import PaneState
 from playground.types import BackendInfo, BackendSpec, SamplingParams
 from tests.support.tgi_protocol import Behavior

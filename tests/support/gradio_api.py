@@ -17,7 +17,8 @@ class GradioApi:
 
     def __init__(self, url: str) -> None:
         self.client = Client(url, verbose=False)
-        self._endpoints: dict[str, Any] = self.client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        api = self.client.view_api(print_info=False, return_format="dict")
+        self._endpoints: dict[str, Any] = api["named_endpoints"]
 
     @property
     def session_hash(self) -> str:

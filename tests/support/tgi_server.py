@@ -287,7 +287,8 @@ def _deserialize_error(detail: str) -> Response:
 
 def _unauthorized(server: TGITestServer, request: Request) -> Response:
     if server.echo_headers:
-        return JSONResponse({"error": f"Unauthorized {_echo(request)}", "error_type": "authentication"}, status_code=401)
+        return JSONResponse({"error": f"Unauthorized {_echo(request)}", "error_type": "authentication"},
+                            status_code=401)
     return Response(status_code=401)
 
 

@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from playground.hermes.builtin_tools import (
 from playground.hermes.tools import validate_tool_schemas
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-FIXED = datetime(2024, 8, 15, 23, 30, tzinfo=timezone.utc)
+FIXED = datetime(2024, 8, 15, 23, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

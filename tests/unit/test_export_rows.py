@@ -83,7 +83,8 @@ def test_tool_turn_sides_are_everything_each_model_produced():
     (row,) = dpo_rows(item, tool_roles={"hermes-8b": "user"})
     assert [m["role"] for m in row["chosen"]] == ["assistant", "tool", "assistant"]
     assert [m["role"] for m in row["rejected"]] == ["assistant", "user", "assistant"]  # the 3B-style backend
-    assert row["chosen"][0]["content"].startswith("<tool_call>\n{") and row["chosen"][-1]["content"].endswith("(hermes-3b).")
+    assert row["chosen"][0]["content"].startswith("<tool_call>\n{")
+    assert row["chosen"][-1]["content"].endswith("(hermes-3b).")
     assert row["rejected"][1]["content"] == (
         '<tool_response>\n{"name": "get_weather", "content": {"temp_c": 12}}\n</tool_response>\n')
     assert [m["role"] for m in row["prompt"]] == ["system", "user"] and '"get_weather"' in row["tools"]
@@ -95,7 +96,8 @@ def test_consecutive_tool_results_share_one_turn():
     pane = item.turn.panes[0]
     two = replace(pane, followup=(Message("tool", "1"), Message("tool", "2"), Message("assistant", "Done.")))
     (row,) = dpo_rows(VotedTurn(item.vote, replace(item.turn, panes=(two, item.turn.panes[1]))))
-    assert row["chosen"][1] == {"role": "tool", "content": "<tool_response>\n1\n</tool_response>\n<tool_response>\n2\n</tool_response>\n"}
+    one_turn = "<tool_response>\n1\n</tool_response>\n<tool_response>\n2\n</tool_response>\n"
+    assert row["chosen"][1] == {"role": "tool", "content": one_turn}
     assert len(row["chosen"]) == 3
 
 
@@ -125,8 +127,10 @@ def test_provenance_names_configurations_by_preset():
     calling = next(p for p in presets if p.id == "function_calling").system
     filled = calling.replace("{TOOLS}", '{"type": "function", "function": {"name": "f"}}')
     (row,) = dpo_rows(voted("b", system_prompts=(hermes3, hermes3)))
-    assert (row["chosen_config"], row["rejected_config"]) == ("hermes-8b · hermes3 · chat", "hermes-3b · hermes3 · chat")
-    assert preset_name(filled, presets) == "function_calling" and preset_name("Be brief.", presets).startswith("custom-")
+    assert row["chosen_config"] == "hermes-8b · hermes3 · chat"
+    assert row["rejected_config"] == "hermes-3b · hermes3 · chat"
+    assert preset_name(filled, presets) == "function_calling"
+    assert preset_name("Be brief.", presets).startswith("custom-")
     assert preset_name(None, presets) == "no_system"
     assert (row["rater"], row["blind"], row["vote"], row["rank_margin"]) == ("u", False, "b", 1)
     panes = voted("b").turn.panes
@@ -151,7 +155,8 @@ def test_pair_rules_margin_and_length_ratio():
     assert pair_drop_reason(row, ExportOptions()) is None
     assert pair_drop_reason(row, ExportOptions(min_rank_margin=3)) == "rank_margin"
     assert pair_drop_reason(row, ExportOptions(max_length_ratio=2)) == "length_ratio"
-    assert pair_drop_reason({**row, "chosen": side("a" * 5)}, ExportOptions(max_length_ratio=2)) is None  # 1/2 is in range
+    # 1/2 is in range
+    assert pair_drop_reason({**row, "chosen": side("a" * 5)}, ExportOptions(max_length_ratio=2)) is None
     assert pair_drop_reason({**row, "chosen": side("a" * 4)}, ExportOptions(max_length_ratio=2)) == "length_ratio"
     assert pair_drop_reason(row, ExportOptions(max_length_ratio=3)) is None
 

@@ -52,7 +52,8 @@ def test_an_edited_prompt_file_gets_its_own_version(tmp_path):
     text = (ASSETS_DIR / "judge" / "pairwise.toml").read_text(encoding="utf-8")
     edited = tmp_path / "mine.toml"
     edited.write_text(text.replace("impartial judge", "strict judge"), encoding="utf-8")
-    mine, preset = choose_judge_prompt("single", edited, ASSETS_DIR / "judge"), judge_presets(ASSETS_DIR / "judge")["pairwise"]
+    mine = choose_judge_prompt("single", edited, ASSETS_DIR / "judge")
+    preset = judge_presets(ASSETS_DIR / "judge")["pairwise"]
     assert mine.id == "pairwise" and mine.version != preset.version
 
 

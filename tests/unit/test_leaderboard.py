@@ -170,7 +170,8 @@ def test_conformance_reads_every_finished_stored_turn_voted_or_not():
     save_turn(store, make_turn(seed=3, mode="json", statuses=("done", "error")))
     table = conformance_table(stored_pane_checks(store))
     small, eight = "NousResearch/Hermes-3-Llama-3.2-3B", "NousResearch/Hermes-3-Llama-3.1-8B"
-    assert table.loc[small, ["tool_replies", "tool_valid", "json_replies", "json_valid", "answers"]].tolist() == [1, 1, 2, 2, 3]
+    counts = ["tool_replies", "tool_valid", "json_replies", "json_valid", "answers"]
+    assert table.loc[small, counts].tolist() == [1, 1, 2, 2, 3]
     assert table.loc[eight, "answers"] == 2 and table.loc[eight, "json_rate"] == 1.0  # the failed pane is left out
     assert table.loc[small, "reasoning_rate"] == 0
     assert conformance_table(stored_pane_checks(open_store("sqlite://"))).empty
@@ -206,9 +207,11 @@ def test_provisional_models_neither_rank_nor_push_the_ranked_ones_down():
 
 def test_summary_warns_when_ratings_rest_on_few_battles():
     few = pd.DataFrame({"battles": [1, 1]}, index=["x", "y"])
-    assert summary_line(few, "backend").startswith("1 battle between 2 backends") and "only 1 battle;" in summary_line(few, "backend")
+    line = summary_line(few, "backend")
+    assert line.startswith("1 battle between 2 backends") and "only 1 battle;" in line
     many = pd.DataFrame({"battles": [40, 30, 30]}, index=["x", "y", "z"])
-    assert "⚠️" not in summary_line(many, "config") and summary_line(many, "config").startswith("50 battles between 3 configurations")
+    line = summary_line(many, "config")
+    assert "⚠️" not in line and line.startswith("50 battles between 3 configurations")
 
 
 @pytest.mark.parametrize(("rate_by", "slice_name", "blind", "message"), [

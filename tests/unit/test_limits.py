@@ -7,11 +7,6 @@ import re
 import pytest
 
 from playground.backends.registry import make_backend
-from playground.hermes.builtin_tools import ToolContext
-from playground.hermes.chatml import FORBIDDEN_TOKENS, history_content, render_chatml
-from playground.hermes.presets import PresetError, parse_preset
-from playground.limits import SEED_MAX, TextLimits, gold_edit_problem
-from playground.compare.run import build_request
 from playground.compare.prepare import (
     TurnChoices,
     TurnSetupError,
@@ -19,7 +14,12 @@ from playground.compare.prepare import (
     start_turn,
     take_tool_result,
 )
+from playground.compare.run import build_request
 from playground.compare.state import CompareSession, PaneState
+from playground.hermes.builtin_tools import ToolContext
+from playground.hermes.chatml import FORBIDDEN_TOKENS, history_content, render_chatml
+from playground.hermes.presets import PresetError, parse_preset
+from playground.limits import SEED_MAX, TextLimits, gold_edit_problem
 from playground.types import BackendSpec, Message, SamplingParams, ToolStep
 
 TGI = BackendSpec(id="h8", label="Hermes 3 8B", base_url="http://127.0.0.1:9", kind="tgi")

@@ -171,7 +171,7 @@ def test_switching_mode_shows_its_editor_and_its_preset(app_blocks, mode):
     boxes = {e.id: _by_elem_id(app_blocks, "tools-box" if e.id == "tools" else "json-box") for e in editors()}
     spec = mode_spec(mode)
     out = switch.fn(spec.label, "Hello {TOOLS} {SCHEMA}" if spec.placeholder is None else "Hello")
-    shown = {o._id: v for o, v in zip(switch.outputs, out)}
+    shown = {o._id: v for o, v in zip(switch.outputs, out, strict=True)}
     for editor_id, box in boxes.items():
         assert shown[box._id].visible == (spec.editor is not None and spec.editor.id == editor_id)
     assert shown[_by_elem_id(app_blocks, "system-prompt-preset")._id] == spec.preset  # the prompt lacked what it needs

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from playground.compare.state import Exchange, PaneState
 from playground.hermes.jsonmode import check_json_reply
 from playground.types import Message, PaneMetrics, ToolStep
-from playground.compare.state import Exchange, PaneState
 from playground.ui.panes import chat_messages, exchange_messages, pane_summary
 
 FRAGMENTS = st.sampled_from(["<tool_call>", "</tool_call>", "<tool_c", "{", "}", '"name": "f"', "<PLAN>",

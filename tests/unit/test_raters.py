@@ -10,8 +10,17 @@ import pandas as pd
 import pytest
 
 from playground.store.db import open_store, record_vote, save_turn
-from playground.store.raters import (BATTLE_COLUMNS, canonical, cohen_kappa, consensus_outcomes, flagged_raters,
-                                     kappa_by_rater, outlier_test, rater_battles, rater_quality)
+from playground.store.raters import (
+    BATTLE_COLUMNS,
+    canonical,
+    cohen_kappa,
+    consensus_outcomes,
+    flagged_raters,
+    kappa_by_rater,
+    outlier_test,
+    rater_battles,
+    rater_quality,
+)
 from playground.store.rechecks import PendingRecheck, record_recheck
 from playground.store.synthetic import make_turn
 from playground.types import Vote

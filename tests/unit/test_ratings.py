@@ -58,14 +58,17 @@ def test_bootstrap_is_seeded():
 
 
 def test_ties_count_half_a_win():
-    win_loss = [{"model_a": "x", "model_b": "y", "winner": "model_a"}, {"model_a": "x", "model_b": "y", "winner": "model_b"}]
-    ties = [{"model_a": "x", "model_b": "y", "winner": "tie"}, {"model_a": "y", "model_b": "x", "winner": "tie (bothbad)"}]
+    win_loss = [{"model_a": "x", "model_b": "y", "winner": "model_a"},
+                {"model_a": "x", "model_b": "y", "winner": "model_b"}]
+    ties = [{"model_a": "x", "model_b": "y", "winner": "tie"},
+            {"model_a": "y", "model_b": "x", "winner": "tie (bothbad)"}]
     extra = [{"model_a": "x", "model_b": "y", "winner": "model_a"}] * 2
     assert fit_bradley_terry(win_loss + extra).round(6).equals(fit_bradley_terry(ties + extra).round(6))
 
 
 def test_three_to_one_record_is_a_191_point_gap():
-    rows = [{"model_a": "x", "model_b": "y", "winner": "model_a"}] * 3 + [{"model_a": "y", "model_b": "x", "winner": "model_a"}]
+    rows = [{"model_a": "x", "model_b": "y", "winner": "model_a"}] * 3 + [
+        {"model_a": "y", "model_b": "x", "winner": "model_a"}]
     r = fit_bradley_terry(rows)
     assert r["x"] - r["y"] == pytest.approx(400 * np.log10(3), abs=0.5)
     assert r.mean() == pytest.approx(1000)

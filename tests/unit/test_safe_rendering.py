@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
+from playground.compare.state import Exchange, PaneState
 from playground.hermes.jsonmode import JsonCheck
 from playground.safe_markdown import inert_markdown
 from playground.types import Message, PaneMetrics, ToolStep
-from playground.compare.state import Exchange, PaneState
 from playground.ui.panes import awaiting_line, chat_messages, pane_summary
 from tests.support.payloads import ATTACKER, PAYLOADS
 

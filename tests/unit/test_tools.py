@@ -109,7 +109,8 @@ def test_several_blocks():
 
 
 def test_last_block_never_closed_is_still_read():
-    reply = '<tool_call>\n{"arguments": {"x": 1}, "name": "a"}\n</tool_call>\n<tool_call>\n{"arguments": {"y": 2}, "name": "b"}\n<|im_end|>'
+    reply = ('<tool_call>\n{"arguments": {"x": 1}, "name": "a"}\n</tool_call>\n'
+             '<tool_call>\n{"arguments": {"y": 2}, "name": "b"}\n<|im_end|>')
     calls = parse_tool_calls(reply).calls
     assert [c.name for c in calls] == ["a", "b"]
     assert calls[1].closed is False and calls[1].error is None and calls[1].arguments == {"y": 2}
