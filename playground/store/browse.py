@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from playground.store import records
 from playground.store.db import Store, VoteFilter
 from playground.store.schema import turn_panes, turns, votes
-from playground.store.votes import PAIR_VOTES
+from playground.store.votes import PAIR_VOTES, ranking_letters
 from playground.types import Vote
 
 PAGE_COLUMNS = ["time", "turn", "mode", "blind", "panes", "message", "vote", "rater"]
@@ -52,7 +52,7 @@ def _vote_text(kind: str | None, ranking: list[list[int]] | None) -> str:
     if kind is None:
         return ""
     if kind == "ranking":
-        return " > ".join(" = ".join(chr(65 + p) for p in group) for group in ranking or ())
+        return ranking_letters(ranking or ())
     return _PAIR_LABELS.get(kind, kind)
 
 

@@ -132,6 +132,16 @@ def battles(ranking: Ranking, kind: VoteKind = "ranking") -> Iterator[tuple[int,
             yield a, b, "tie"
 
 
+def ranking_letters(ranking: Sequence[Sequence[int]]) -> str:
+    """A ranking in pane letters, best first: ``>`` between places, ``=`` within a tie.
+
+    Example:
+        >>> ranking_letters(((1,), (0, 2)))
+        'B > A = C'
+    """
+    return " > ".join(" = ".join(chr(65 + p) for p in group) for group in ranking)
+
+
 def preferences(ranking: Ranking) -> Iterator[tuple[int, int]]:
     """Yield ``(chosen, rejected)`` positions for every strictly ordered pair, best pairs first.
 

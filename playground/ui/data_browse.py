@@ -20,6 +20,7 @@ from playground.store.browse import counts_by_day, counts_by_model, turn_page, t
 from playground.store.db import Store, VoteFilter, get_turn
 from playground.store.errors import TurnNotFoundError
 from playground.store.raters import rater_quality
+from playground.store.votes import ranking_letters
 from playground.types import PaneOutput, TurnRecord, Vote
 from playground.ui.access import Gatekeeper
 from playground.ui.inputs import refusal
@@ -111,8 +112,7 @@ def turn_meta(turn: TurnRecord, votes: list[Vote]) -> str:
              f"{s.repetition_penalty}, max new tokens {s.max_new_tokens}"
              + (f", seed {s.seed}" if s.seed is not None else "")]
     for v in votes:
-        order = " > ".join(" = ".join(chr(65 + p) for p in g) for g in v.ranking or ())
-        lines.append(f"Vote by {code_span(v.user_id)}: **{escape_inline(v.kind)}** ({order})"
+        lines.append(f"Vote by {code_span(v.user_id)}: **{escape_inline(v.kind)}** ({ranking_letters(v.ranking or ())})"
                      + (" · blind" if v.blind else "") + (" · with an edited reply" if v.gold_text is not None else ""))
     if not votes:
         lines.append("No vote on this turn.")
