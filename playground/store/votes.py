@@ -24,13 +24,11 @@ class PairVote:
 
     Attributes:
         label: the words for it on buttons, in the data browser and in "Vote saved: …".
-        icon: shown before the label on its button.
         swapped: the kind meaning the same judgement when the two panes are re-shown swapped.
         outcome: the battle outcome it records for the pair (``a`` is ``model_a``).
     """
 
     label: str
-    icon: str
     swapped: VoteKind
     outcome: Outcome
 
@@ -38,10 +36,10 @@ class PairVote:
 #: Every two-pane vote kind (``types.VoteKind`` names them, plus ``ranking`` for three or four panes).
 #: A new kind is one line here and its name (8 characters at most: the kind columns) in ``VoteKind``.
 PAIR_VOTES: Mapping[VoteKind, PairVote] = {
-    "a": PairVote("A is better", "👈", "b", "model_a"),
-    "b": PairVote("B is better", "👉", "a", "model_b"),
-    "tie": PairVote("Tie", "🤝", "tie", "tie"),
-    "bothbad": PairVote("Both are bad", "👎", "bothbad", "tie (bothbad)"),
+    "a": PairVote("A is better", "b", "model_a"),
+    "b": PairVote("B is better", "a", "model_b"),
+    "tie": PairVote("Tie", "tie", "tie"),
+    "bothbad": PairVote("Both are bad", "bothbad", "tie (bothbad)"),
 }
 
 
