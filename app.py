@@ -24,6 +24,7 @@ from playground.store.restore import restore_space_store
 from playground.store.migrate import upgrade_store
 from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id, turn_probe
+from playground.ui.api import wire_api
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.inputs import payload_problem
@@ -83,6 +84,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
         show_heads = wire_pane_heads(compare.panes, compare.blind, health)
         wire_vote(vote, compare, turn_events, store, settings, gate, visitor, hub_log,
                   judge_queue.submit if judge_queue else None)
+        wire_api(turn_events.actions, store, gate, visitor, hub_log, judge_queue.submit if judge_queue else None)
 
         def visit(stored: object, current: object) -> tuple[str, Visitor, object]:
             """A page load: the browser's anonymous id (new if it has none) and the consent notice."""

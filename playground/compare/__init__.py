@@ -9,6 +9,7 @@ of Gradio widgets.
 - ``state``    what a session holds: panes, exchanges, the latest turn id
 - ``record``   finished panes -> the ``TurnRecord`` the store keeps
 - ``votes``    the vote rules (which turn, votability, blind, rankings, gold edits)
+- ``scripted`` what a script sends the named API, checked (earlier messages, a vote choice as text)
 - ``served``   each backend's ``/info`` (model id, context window), asked once
 - ``budget``   does a prompt fit its context window; ``pacing``: how often the UI is updated
 """

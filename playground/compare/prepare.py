@@ -76,22 +76,15 @@ def sampling_from_widgets(temperature: object, top_p: object, top_k: object, rep
                           limits: TextLimits = DEFAULT_LIMITS) -> SamplingParams:
     """Widget (or API) values -> SamplingParams, each checked: finite and in range.
 
-    A blank seed means random (no seed is sent); stop sequences are one per line; with
+    A blank seed means random (no seed is sent); stop sequences are one per line (or a list); with
     ``same_seed`` false, pane i gets seed + i (:func:`pane_seed`).
 
     Raises:
         TurnSetupError: a value is not a number, not finite or out of range; too many or too long stops.
     """
     with _refused_as_setup_error():
-        stop_text = stop_text or ""
-        if not isinstance(stop_text, str):
-            raise InputRefused("Stop sequences must be text, one per line.")
-        stops = tuple(line for line in stop_text.splitlines() if line)
-        if len(stops) > limits.stop_sequences:
-            raise InputRefused(f"{len(stops)} stop sequences given; the limit is {limits.stop_sequences} "
-                               "(TGI's default) — remove some.")
-        for line in stops:
-            limits.text("A stop sequence", line, "stop_chars")
+        lines = [line for line in stop_text.splitlines() if line] if isinstance(stop_text, str) else stop_text
+        stops = checked_stops(lines or [], limits)
         if not isinstance(same_seed, bool):
             raise InputRefused("Same seed for all panes must be true or false.")
         seed = seed.strip() if isinstance(seed, str) else seed
@@ -102,6 +95,23 @@ def sampling_from_widgets(temperature: object, top_p: object, top_k: object, rep
             repetition_penalty=number("Repetition penalty", repetition_penalty, 0.01, 10.0),
             max_new_tokens=whole_number("Max new tokens", max_new_tokens, 1, limits.new_tokens),
             seed=None if seed in (None, "") else whole_number("Seed", seed, 0, SEED_MAX), stop=stops)
+
+
+def checked_stops(stops: object, limits: TextLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
+    """Stop sequences (a list of texts, none empty), each within its limit, at most ``limits.stop_sequences``.
+
+    Raises:
+        InputRefused: not a list of texts, too many, or one too long.
+
+    >>> checked_stops(["\\n\\n", "User:"])
+    ('\\n\\n', 'User:')
+    """
+    if not isinstance(stops, list | tuple) or not all(isinstance(s, str) and s for s in stops):
+        raise InputRefused("Stop sequences must be text: one per line, or a list of non-empty texts.")
+    if len(stops) > limits.stop_sequences:
+        raise InputRefused(f"{len(stops)} stop sequences given; the limit is {limits.stop_sequences} "
+                           "(TGI's default) — remove some.")
+    return tuple(limits.text("A stop sequence", s, "stop_chars") for s in stops)
 
 
 def pane_seed(params: SamplingParams, index: int) -> SamplingParams:

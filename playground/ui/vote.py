@@ -19,6 +19,7 @@ from playground.compare import votes as voting
 from playground.compare.actions import Turns
 from playground.compare.state import CompareSession
 from playground.compare.votes import VoteSession
+from playground.limits import TextLimits
 from playground.settings import Settings
 from playground.store.db import Store, VotedTurn
 from playground.store.errors import StoreError
@@ -136,6 +137,24 @@ def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> No
         log.warning("could not append vote %s to the Hub log: %s", vote.id, type(exc).__name__)
 
 
+def save_vote(gate: Gatekeeper, store: Store, limits: TextLimits, hub_log: HubVoteLog | None, vs: VoteSession,
+              session: CompareSession, visitor_now: Visitor | None, request: gr.Request, kind: VoteKind, *,
+              ranking: Any = None, gold_text: str | None = None) -> Vote:
+    """Store the caller's vote on the session's current turn after the vote policy, consent and quotas;
+    returns it as stored. ``gr.Error`` says why when it cannot be (the quota counts only votable turns)."""
+    problem = voting.vote_problem(vs, session)
+    if problem:  # before the quota counts the vote
+        raise refusal(problem)
+    who = gate.vote(request, visitor_now)
+    try:
+        stored = voting.cast_vote(vs, session, store, who.voter or "", kind, ranking=ranking, gold_text=gold_text,
+                                  terms_version=gate.terms_version(), limits=limits)
+    except (StoreError, SQLAlchemyError) as exc:
+        raise refusal(f"Your vote was not saved: {exc}") from None
+    append_to_hub(hub_log, stored, vs)
+    return stored
+
+
 class VoteHandlers:
     """The vote panel's event handlers: widget values -> ``compare`` calls -> widget updates.
 
@@ -162,17 +181,8 @@ class VoteHandlers:
     def cast(self, vs: VoteSession, session: CompareSession, visitor_now: Visitor, request: gr.Request,
              kind: VoteKind, ranking: Any = None, gold_text: str | None = None) -> list[Any]:
         """Record the caller's vote on the current turn (refused with a reason when it cannot be)."""
-        problem = voting.vote_problem(vs, session)
-        if problem:  # before the quota counts the vote
-            raise refusal(problem)
-        who = self.gate.vote(request, visitor_now)
-        try:
-            stored = voting.cast_vote(vs, session, self.store, who.voter or "", kind, ranking=ranking,
-                                      gold_text=gold_text, terms_version=self.gate.terms_version(),
-                                      limits=self.settings.limits)
-        except (StoreError, SQLAlchemyError) as exc:
-            raise refusal(f"Your vote was not saved: {exc}") from None
-        append_to_hub(self.hub_log, stored, vs)
+        save_vote(self.gate, self.store, self.settings.limits, self.hub_log, vs, session, visitor_now, request, kind,
+                  ranking=ranking, gold_text=gold_text)
         return render(vs, session, self.slots)
 
     def pair(self, kind: VoteKind) -> Callable[..., list[Any]]:
