@@ -107,19 +107,20 @@ def _spawn(name: str, args: Sequence[str], cwd: Path, log_dir: Path, env: Mappin
 
 
 def start_tgi_servers(n: int, ttft: float, rate: float, tokens: int, log_dir: Path,
-                      keep_alive_s: float = 5.0) -> list[Proc]:
-    """Start ``n`` TGI-protocol test servers (one process each) and wait for /health.
+                      keep_alive_s: float = 5.0, module: str = "tests.support.tgi_server",
+                      name: str = "tgi") -> list[Proc]:
+    """Start ``n`` TGI-protocol test servers (one process each, ``python -m module``) and wait for /health.
 
     They close idle connections after ``keep_alive_s`` (5: uvicorn's default, so vLLM's).
     """
     procs = []
     for i in range(n):
         port = free_port()
-        popen, log = _spawn(f"tgi-{i}", [sys.executable, "-m", "tests.support.tgi_server", "--port", str(port),
-                                         "--ttft", str(ttft), "--rate", str(rate), "--tokens", str(tokens),
-                                         "--keep-alive", str(keep_alive_s)],
+        popen, log = _spawn(f"{name}-{i}", [sys.executable, "-m", module, "--port", str(port),
+                                            "--ttft", str(ttft), "--rate", str(rate), "--tokens", str(tokens),
+                                            "--keep-alive", str(keep_alive_s)],
                             ROOT, log_dir, {})
-        procs.append(Proc(f"tgi-{i}", popen, f"http://127.0.0.1:{port}", log))
+        procs.append(Proc(f"{name}-{i}", popen, f"http://127.0.0.1:{port}", log))
     try:
         for proc in procs:
             wait_http(f"{proc.url}/health", proc.popen, 30)

@@ -354,7 +354,9 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
               modes.tools, modes.schema, modes.grammar, modes.max_depth,
               *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
     live = h.view.live_outputs()
-    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": TURNS,
+    # No progress overlay while streaming (the panes show their own status): the page would update every
+    # component's loading status, copying each chat, on every update (most of its main-thread time).
+    turn_options: dict[str, Any] = {"postprocess": False, "show_progress": "hidden", "concurrency_id": TURNS,
                                     "concurrency_limit": settings.max_turns}
     send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **turn_options)
     submit_event = w.message.submit(h.send, inputs, [*live, w.message], api_name=False, **turn_options)
@@ -367,8 +369,12 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     for event in tool_events:  # only after a result was taken: a refused one stays in its box
         event.success(h.show_full_cleared, [w.state], outputs, **glue)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
-    stop_event = w.stop.click(h.stop, [w.state], outputs, cancels=turn_events, queue=False)
-    clear_event = w.clear.click(h.clear, None, outputs, cancels=turn_events, queue=False)
+    # The cancel goes first: Gradio adds a listener's ``cancels`` as a second listener after it, and the page
+    # sends that only once the first one's request has returned (seconds under load).
+    for button in (w.stop, w.clear):
+        button.click(None, None, None, cancels=turn_events, queue=False, api_visibility="private")
+    stop_event = w.stop.click(h.stop, [w.state], outputs, queue=False)
+    clear_event = w.clear.click(h.clear, None, outputs, queue=False)
     for p in w.panes:
         p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private")
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **glue)
