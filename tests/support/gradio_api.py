@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from gradio_client import Client
 
 
@@ -17,8 +18,9 @@ class GradioApi:
 
     def __init__(self, url: str) -> None:
         self.client = Client(url, verbose=False)
-        api = self.client.view_api(print_info=False, return_format="dict")
-        self._endpoints: dict[str, Any] = api["named_endpoints"]
+        # every named endpoint, also the undocumented ones (the page's /send and /regenerate)
+        info = httpx.get(f"{url.rstrip('/')}/gradio_api/info", params={"all_endpoints": "true"}, timeout=30)
+        self._endpoints: dict[str, Any] = info.raise_for_status().json()["named_endpoints"]
 
     @property
     def session_hash(self) -> str:
