@@ -358,9 +358,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     # component's loading status, copying each chat, on every update (most of its main-thread time).
     turn_options: dict[str, Any] = {"postprocess": False, "show_progress": "hidden", "concurrency_id": TURNS,
                                     "concurrency_limit": settings.max_turns}
-    send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **turn_options)
+    page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
+    send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **page_only, **turn_options)
     submit_event = w.message.submit(h.send, inputs, [*live, w.message], api_name=False, **turn_options)
-    regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **turn_options)
+    regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **turn_options)
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
