@@ -70,7 +70,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
             with gr.Tab("Compare"):
                 compare = build_compare(settings)
                 with compare.after_turn:
-                    vote = build_vote(settings, gate.terms.text)
+                    vote = build_vote(gate.terms.text, [p.rank for p in compare.panes])
             with gr.Tab("Data") as data_tab:
                 build_data_tab(settings, store, data_tab, gate)
             with gr.Tab("Leaderboard") as leaderboard_tab:

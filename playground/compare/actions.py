@@ -193,7 +193,7 @@ class Turns:
             return "stored"
         finally:
             vs.pending = ""
-        vs.record, vs.vote, vs.problem = record, None, None
+        vs.record, vs.vote, vs.problem, vs.picks = record, None, None, ()
         if on_stored is not None:
             on_stored(record.id)
         if hub_log is not None:  # every stored turn, voted or not, so a restart restores it

@@ -6,25 +6,24 @@ named by its id (``CompareSession.turn_id``, made when it starts, the id the sto
 under): a vote goes to the stored turn only while that is the turn the panes show.
 
 Example:
-    >>> ranking_from_ranks([2, 1, 2])
-    ((1,), (0, 2))
+    >>> ranking_from_picks(add_pick((1,), 0, 3), 3)
+    ((1,), (0,), (2,))
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
 
 from playground.compare.state import CompareSession, PaneState
 from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
 from playground.safe_markdown import code_span, escape_inline
 from playground.store.db import Store, record_vote
 from playground.store.errors import InvalidVoteError
-from playground.store.votes import Ranking, vote_ranking, winner_position
+from playground.store.votes import PAIR_VOTES, Ranking, vote_ranking, winner_position
 from playground.types import TurnRecord, Vote, VoteKind
 
-PAIR_CHOICES: dict[str, str] = {"a": "A is better", "b": "B is better", "tie": "Tie", "bothbad": "Both are bad"}
+PAIR_CHOICES: dict[str, str] = {kind: pair.label for kind, pair in PAIR_VOTES.items()}
 
 
 @dataclass
@@ -34,13 +33,15 @@ class VoteSession:
     ``record`` is the stored turn (its ``id`` is the turn id), ``vote`` this user's vote as
     the store holds it. ``pending`` is the id of a turn being saved right now, so a second
     "turn ended" event for the same turn does not save it twice. ``problem`` says why the
-    latest turn could not be stored.
+    latest turn could not be stored. ``picks`` are the panes clicked so far, best first, while
+    ranking three or four panes (see :func:`add_pick`).
     """
 
     record: TurnRecord | None = None
     vote: Vote | None = None
     pending: str = ""
     problem: str | None = None
+    picks: tuple[int, ...] = ()
 
 
 def is_current(vs: VoteSession, session: CompareSession) -> bool:
@@ -100,25 +101,58 @@ def vote_problem(vs: VoteSession, session: CompareSession) -> str | None:
     return f"Voting is off for this turn: {reason}." if reason else None
 
 
-def ranking_from_ranks(ranks: Sequence[int | float | str | None]) -> Ranking:
-    """Best-to-worst groups of pane positions from a rank per pane (1 = best, equal ranks tie).
-
-    Raises:
-        InvalidVoteError: a pane has no rank.
+def add_pick(picks: tuple[int, ...], pane: int, n: int) -> tuple[int, ...]:
+    """The panes picked best first after a click on ``pane`` of ``n``: it takes the next place; a pane
+    already placed keeps its place; once the ranking is complete a click starts a new one.
 
     Example:
-        >>> ranking_from_ranks([3, 1, 1, 2])
-        ((1, 2), (3,), (0,))
+        >>> add_pick((), 2, 3), add_pick((2,), 2, 3), add_pick((2,), 0, 3), add_pick((2, 0), 1, 3)
+        ((2,), (2,), (2, 0), (1,))
     """
-    if any(r in (None, "") for r in ranks):
-        missing = ", ".join(chr(65 + i) for i, r in enumerate(ranks) if r in (None, ""))
-        raise InvalidVoteError(f"give every pane a rank (missing: {missing})")
-    ordered = sorted(range(len(ranks)), key=lambda i: (int(ranks[i]), i))  # type: ignore[arg-type]
-    return tuple(tuple(group) for _, group in groupby(ordered, key=lambda i: int(ranks[i])))  # type: ignore[arg-type]
+    if len(picks) >= n - 1:
+        return (pane,)
+    return picks if pane in picks else (*picks, pane)
+
+
+def ranking_from_picks(picks: Sequence[int], n: int) -> Ranking | None:
+    """The complete ranking once every pane but one is picked (that one is last), else ``None``.
+
+    Example:
+        >>> ranking_from_picks((1, 0), 3), ranking_from_picks((1,), 3)
+        (((1,), (0,), (2,)), None)
+    """
+    if len(picks) < n - 1:
+        return None
+    return tuple((p,) for p in (*picks, *(p for p in range(n) if p not in picks)))
+
+
+def pick_problem(vs: VoteSession, session: CompareSession, pane: int) -> str | None:
+    """Why pane ``pane`` cannot be picked for a ranking now, or ``None``.
+
+    Example:
+        >>> pick_problem(VoteSession(), CompareSession(), 0)
+        'There is no finished turn to vote on yet.'
+    """
+    if (problem := vote_problem(vs, session)) is not None:
+        return problem
+    n = len(session.panes)
+    if n < 3:
+        return "Ranking by clicking the panes is for three or four panes: use the vote buttons for two."
+    return None if 0 <= pane < n else f"This turn has {n} panes: pane {chr(65 + pane)} is not one of them."
+
+
+def places(picks: Sequence[int], n: int) -> list[int | None]:
+    """Each pane's place (1 = best) as picked so far, the last pane's too once the ranking is complete.
+
+    Example:
+        >>> places((2,), 3), places((2, 0), 3)
+        ([None, None, 1], [2, 3, 1])
+    """
+    return ranks_from_ranking(ranking_from_picks(picks, n) or tuple((p,) for p in picks), n)
 
 
 def ranks_from_ranking(ranking: Ranking | None, n: int) -> list[int | None]:
-    """Inverse of ``ranking_from_ranks`` (dense ranks), for showing a stored ranking again.
+    """Each pane's place in a ranking (dense: tied panes share one; ``None``: not placed), for its mark.
 
     Example:
         >>> ranks_from_ranking(((1, 2), (3,), (0,)), 4)

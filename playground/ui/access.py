@@ -109,8 +109,7 @@ class Gatekeeper:
                            title="Sign in to vote")
         if who.voter is None:
             raise refusal("This browser session has no visitor id: reload the page, then vote.", title="Reload")
-        if self.needs_consent(visitor):
-            raise refusal("Please read and accept the notice above the vote buttons first.", title="Before you vote")
+        self.check_consent(visitor)
         if self.public and not who.operator:
             refused = self.quotas.take_vote(who.voter, who.address)
             if refused:
@@ -124,6 +123,11 @@ class Gatekeeper:
     def needs_consent(self, visitor: Visitor | None) -> bool:
         """Must this visitor still accept the notice before voting?"""
         return self.public and (visitor is None or visitor.terms != self.terms.version)
+
+    def check_consent(self, visitor: Visitor | None) -> None:
+        """Refuse (``gr.Error``) until this visitor has accepted the notice (public deployments)."""
+        if self.needs_consent(visitor):
+            raise refusal("Please read and accept the notice above the vote buttons first.", title="Before you vote")
 
     def terms_version(self) -> str | None:
         """The terms version stored with votes (``None`` on a local deployment, where none is shown)."""

@@ -63,6 +63,7 @@ class PaneWidgets:
     inspector_header: gr.Markdown
     inspector_code: gr.Code
     head: gr.HTML  # the pane's health and system-prompt badges (ui/pane_head.py)
+    rank: gr.Button  # its place when ranking 3–4 panes: click to pick it next (ui/vote.py shows and wires it)
 
 
 @dataclass
@@ -82,7 +83,7 @@ class CompareWidgets:
     clear: gr.Button
     state: gr.State
     assets: ModeAssets
-    after_turn: gr.Column  # empty, right under the buttons: where voting goes
+    after_turn: gr.Column  # empty, pinned with the message box right under the panes: where voting goes
 
 
 def _sampling_widgets() -> list[gr.components.Component]:
@@ -119,6 +120,8 @@ def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
                                   min_width=150)
             head = gr.HTML(pane_head_html(i, None, own=False, blind=False), elem_id=f"pane-{i}-head",
                            js_on_load=None, scale=1, min_width=150)
+            rank = gr.Button("Rank", visible=False, size="lg", scale=0, min_width=110, elem_id=f"pane-{i}-rank",
+                             elem_classes=["rank-mark"])
         # The chatbot's label names the pane ("Model A" in a blind battle); app.css keeps it from floating.
         chatbot = gr.Chatbot(label=name, height="52vh", min_height=260, elem_id=f"pane-{i}-chat",
                              buttons=["copy"], feedback_options=None, elem_classes=["pane-chat"])
@@ -136,13 +139,13 @@ def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
             header = gr.Markdown(elem_id=f"pane-{i}-inspector-header")
             code = gr.Code(language=None, label="Sent", elem_id=f"pane-{i}-inspector-code", max_lines=30)
     return PaneWidgets(column, backend, own, system, chatbot, metrics, tool_box, tool_call, tool_result, tool_send,
-                       inspector, header, code, head)
+                       inspector, header, code, head, rank)
 
 
 def build_compare(settings: Settings) -> CompareWidgets:
     """Lay out the Compare tab inside the current Blocks context (no events wired).
 
-    Panes on the left with the message box pinned under them (app.css makes it sticky);
+    Panes on the left with the vote bar and the message box pinned under them (app.css makes it sticky);
     the mode switch, its editors, the shared system prompt and sampling in a side column that
     scrolls on its own. Narrow screens stack the panes, then the side column.
     """
@@ -155,8 +158,8 @@ def build_compare(settings: Settings) -> CompareWidgets:
                                     elem_id="blind", scale=1, min_width=260)
             with gr.Row(equal_height=False, elem_id="panes"):
                 panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
-            after_turn = gr.Column()
             with gr.Column(elem_id="composer"):
+                after_turn = gr.Column(elem_id="vote-dock")
                 with gr.Row(equal_height=True):
                     message = gr.Textbox(placeholder="Message all panes…", lines=1, max_lines=8, label="Message",
                                          show_label=False, scale=5, min_width=150, elem_id="message",

@@ -1,4 +1,9 @@
-"""The vote panel under the Compare panes: store every finished turn, vote on it, reveal blind names.
+"""The vote bar under the Compare panes: store every finished turn, vote on it, reveal blind names.
+
+Two panes get four large buttons; three or four are ranked by clicking the panes best first
+(each pane's ``rank`` button in its header shows its place; the last pane is placed for you and
+the vote is saved). assets/app.js adds the keys in ``KEYS`` and forwards a click on a pane to
+its rank button: the page only clicks real buttons, every vote is decided here.
 
 Thin: widget values become a ``Vote`` (rules in ``playground.compare.votes``), stored by
 ``playground.store``. A vote is acknowledged ("Vote saved") only after ``record_vote``
@@ -31,6 +36,10 @@ from playground.ui.inputs import refusal
 from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
 
 log = logging.getLogger(__name__)
+LABELS = {"a": "← A is better", "b": "B is better →", "tie": "Tie", "bothbad": "Both are bad"}
+KEYS = {"pair": "Keys: **A** or **←** · **B** or **→** · **T** tie · **X** both bad",
+        "rank": "Keys: **A**–**D** pick that pane next · **U** undo"}  # what assets/app.js binds
+ORDINALS = ("1st", "2nd", "3rd", "4th")
 
 
 @dataclass
@@ -42,8 +51,9 @@ class VoteWidgets:
     pair_row: gr.Row
     pair: dict[str, gr.Button]
     rank_row: gr.Row
-    ranks: list[gr.Dropdown]
-    submit_ranking: gr.Button
+    marks: list[gr.Button]  # each Compare pane's rank button (in its header)
+    undo: gr.Button
+    reset: gr.Button
     gold: gr.Accordion
     gold_text: gr.Textbox
     gold_save: gr.Button
@@ -56,27 +66,28 @@ class VoteWidgets:
 
     def outputs(self) -> list[Any]:
         """The components ``render`` returns values for, in order."""
-        return [self.panel, self.prompt, self.pair_row, self.rank_row, *self.ranks, self.gold, self.gold_text,
+        return [self.panel, self.prompt, self.pair_row, self.rank_row, *self.marks, self.gold, self.gold_text,
                 self.status, self.reveal, self.state]
 
 
-def build_vote(settings: Settings, terms: str) -> VoteWidgets:
-    """Lay out the vote panel (hidden until a turn has finished) inside the current Blocks context.
+def build_vote(terms: str, marks: list[gr.Button]) -> VoteWidgets:
+    """Lay out the vote bar (hidden until a turn has finished) inside the current Blocks context.
 
-    ``terms`` is the consent notice shown above the buttons until accepted (public deployments).
+    ``terms`` is the consent notice shown above the buttons until accepted (public deployments);
+    ``marks`` are the Compare panes' rank buttons.
     """
     with gr.Column(visible=False, elem_id="consent") as consent:
         gr.Markdown(terms, elem_id="consent-text")
         accept = gr.Button("I agree — let me vote", size="sm", elem_id="consent-accept")
     with gr.Column(visible=False, elem_id="vote-panel") as panel:
         prompt = gr.Markdown("", elem_id="vote-prompt")
-        with gr.Row(visible=False) as pair_row:
-            pair = {kind: gr.Button(label, elem_id=f"vote-{kind}", size="sm")
-                    for kind, label in voting.PAIR_CHOICES.items()}
-        with gr.Row(visible=False) as rank_row:
-            ranks = [gr.Dropdown([], label=f"Pane {chr(65 + i)} rank", elem_id=f"rank-{i}", min_width=120)
-                     for i in range(settings.max_panes)]
-            submit_ranking = gr.Button("Submit ranking", elem_id="vote-ranking", size="sm")
+        with gr.Row(visible=False, elem_id="vote-pair") as pair_row:
+            pair = {kind: gr.Button(LABELS[kind], elem_id=f"vote-{kind}", size="lg", min_width=120,
+                                    variant="primary" if kind in ("a", "b") else "secondary")
+                    for kind in voting.PAIR_CHOICES}
+        with gr.Row(visible=False, elem_id="vote-rank") as rank_row:
+            undo = gr.Button("↶ Undo", elem_id="rank-undo", size="lg", scale=0, min_width=120)
+            reset = gr.Button("Reset", elem_id="rank-reset", size="lg", scale=0, min_width=120)
         with gr.Accordion("Edit the preferred reply (optional: your edit becomes the chosen answer)",
                           open=False, visible=False, elem_id="gold") as gold:
             gold_text = gr.Textbox(lines=6, label="Corrected reply", show_label=False, elem_id="gold-text")
@@ -84,8 +95,8 @@ def build_vote(settings: Settings, terms: str) -> VoteWidgets:
     status = gr.Markdown("", elem_id="vote-status")
     reveal = gr.Markdown("", elem_id="vote-reveal")
     recheck = build_recheck()
-    return VoteWidgets(panel, prompt, pair_row, pair, rank_row, ranks, submit_ranking, gold, gold_text, gold_save,
-                       status, reveal, gr.State(VoteSession()), consent, accept, recheck)
+    return VoteWidgets(panel, prompt, pair_row, pair, rank_row, marks, undo, reset, gold, gold_text,
+                       gold_save, status, reveal, gr.State(VoteSession()), consent, accept, recheck)
 
 
 def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[Any]:
@@ -103,11 +114,10 @@ def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[An
         status = f"✅ Vote saved: **{voting.describe_vote(vs.vote)}**. Choose again to change it before the next turn."
     else:
         status = ""
-    prompt = ("**Which reply is better?**" if n == 2 else
-              "**Rank the replies** (1 = best; give replies the same rank for a tie), then submit.")
-    ranks = voting.ranks_from_ranking(vs.vote.ranking if vs.vote else None, n)
-    rank_updates = [gr.Dropdown(choices=list(range(1, n + 1)), value=ranks[i], visible=True) if i < n
-                    else gr.Dropdown(visible=False, value=None) for i in range(rank_slots)]
+    prompt = (f"**Which reply is better?** {KEYS['pair']}" if n == 2 else
+              f"**Rank the replies: click the panes, best first** (the last is placed for you). {KEYS['rank']}")
+    places = voting.places(vs.picks, n)
+    marks = [mark(places[i], votable and n > 2) if i < n else gr.Button(visible=False) for i in range(rank_slots)]
     gold = voting.winner_text(vs.vote, vs.record) if votable else None
     gold_value = (vs.vote.gold_text if vs.vote and vs.vote.gold_text is not None else gold) or ""
     if session.blind and panes:
@@ -117,13 +127,19 @@ def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[An
     else:
         reveal = ""
     return [gr.Column(visible=votable), prompt, gr.Row(visible=votable and n == 2),
-            gr.Row(visible=votable and n > 2), *rank_updates, gr.Accordion(visible=gold is not None),
+            gr.Row(visible=votable and n > 2), *marks, gr.Accordion(visible=gold is not None),
             gold_value, status, reveal, vs]
+
+
+def mark(place: int | None, shown: bool) -> Any:
+    """A pane's rank button: its place (1st, 2nd, …) once picked, else an invitation to pick it."""
+    label = ORDINALS[place - 1] if place is not None and 0 < place <= len(ORDINALS) else "Rank"
+    return gr.Button(label, visible=shown, variant="primary" if place is not None else "secondary")
 
 
 def hidden_view(rank_slots: int) -> list[Any]:
     """Updates that hide the panel while a new turn runs (the state is left as it is)."""
-    return [gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), *[gr.skip()] * rank_slots,
+    return [gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip(), *[gr.Button(visible=False)] * rank_slots,
             gr.Accordion(visible=False), gr.skip(), "", "", gr.skip()]
 
 
@@ -166,7 +182,7 @@ class VoteHandlers:
                  hub_log: HubVoteLog | None, on_stored: Callable[[str], object] | None) -> None:
         self.turns, self.store, self.settings, self.gate = turns, store, settings, gate
         self.hub_log, self.on_stored = hub_log, on_stored
-        self.slots, self.n_outputs = len(w.ranks), len(w.outputs())
+        self.slots, self.n_outputs = len(w.marks), len(w.outputs())
 
     async def store_turn(self, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
                          request: gr.Request) -> list[Any]:
@@ -194,14 +210,37 @@ class VoteHandlers:
         vote.__name__ = f"vote_{kind}"
         return vote
 
-    def vote_ranking(self, request: gr.Request, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
-                     *ranks: Any) -> list[Any]:
-        """Submit ranking: a rank per pane becomes a best-to-worst vote."""
-        try:
-            ranking = voting.ranking_from_ranks(ranks[: len(session.panes)])
-        except StoreError as exc:
-            raise refusal(str(exc)) from None
-        return self.cast(vs, session, visitor_now, request, "ranking", ranking=ranking)
+    def pick(self, index: int) -> Callable[..., list[Any]]:
+        """The handler of pane ``index``'s rank button (named for its API endpoint): the pane takes the next
+        place; once one pane is left it is placed last and the ranking is saved as the vote."""
+
+        def rank_pane(session: CompareSession, vs: VoteSession, visitor_now: Visitor,
+                      request: gr.Request) -> list[Any]:
+            problem = voting.pick_problem(vs, session, index)
+            if problem:
+                raise refusal(problem)
+            self.gate.check_consent(visitor_now)  # before the first place, not only when the vote is saved
+            n = len(session.panes)
+            picks = voting.add_pick(vs.picks, index, n)
+            ranking = voting.ranking_from_picks(picks, n)
+            if ranking is not None:
+                save_vote(self.gate, self.store, self.settings.limits, self.hub_log, vs, session, visitor_now,
+                          request, "ranking", ranking=ranking)
+            vs.picks = picks
+            return render(vs, session, self.slots)
+
+        rank_pane.__name__ = f"rank_pane_{index}"
+        return rank_pane
+
+    def undo_pick(self, session: CompareSession, vs: VoteSession) -> list[Any]:
+        """Undo: the last pane picked loses its place (a saved ranking stays until a new one is complete)."""
+        vs.picks = vs.picks[:-1]
+        return render(vs, session, self.slots)
+
+    def reset_picks(self, session: CompareSession, vs: VoteSession) -> list[Any]:
+        """Reset: no pane picked (a saved ranking stays until a new one is complete)."""
+        vs.picks = ()
+        return render(vs, session, self.slots)
 
     def save_gold(self, text: str, session: CompareSession, vs: VoteSession, visitor_now: Visitor,
                   request: gr.Request) -> list[Any]:
@@ -245,7 +284,10 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
         start(h.turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
     votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
              for kind, button in w.pair.items()]
-    votes.append(w.submit_ranking.click(h.vote_ranking, [*turn_inputs, *w.ranks], outputs, api_name="vote_ranking"))
+    votes += [button.click(h.pick(i), turn_inputs, outputs, api_name=f"rank_pane_{i}")  # type: ignore[arg-type]
+              for i, button in enumerate(w.marks)]
+    w.undo.click(h.undo_pick, [compare.state, w.state], outputs, api_name="rank_undo")
+    w.reset.click(h.reset_picks, [compare.state, w.state], outputs, api_name="rank_reset")
     for voted in votes:
         voted.success(*show_names, **glue)
     wire_recheck(w.recheck, votes, w.state, visitor, store, settings, gate)  # now and then, a past pair re-shown

@@ -79,7 +79,8 @@ def panes(*backends: str) -> dict[str, str]:
 
 
 def test_finished_turn_is_stored_with_its_full_context(api, store):
-    api.call("/send", Message="What is DPO?", **{"System prompt": "Be terse.", "Temperature": 0.5}, **panes("alpha", "beta"))
+    api.call("/send", Message="What is DPO?", **{"System prompt": "Be terse.", "Temperature": 0.5},
+             **panes("alpha", "beta"))
     api.call("/store_turn")
     api.call("/store_turn")  # a second "turn ended" event for the same turn stores nothing new
     (turn,) = turns_of(store, "What is DPO?")
@@ -144,14 +145,33 @@ def test_ranking_of_three_panes_over_two_turns_keeps_history(api, store):
     api.call("/store_turn")
     api.call("/send", Message="Second question", **panes("alpha", "beta", "gamma"))
     api.call("/store_turn")
-    outputs = api.call("/vote_ranking", **{"Pane A rank": 2, "Pane B rank": 1, "Pane C rank": 2})
-    assert "Vote saved: **B > A = C**" in status(outputs)
+    api.call("/rank_pane_1")  # B first: nothing is saved yet
+    assert votes_of(store, "First question") == []
+    outputs = api.call("/rank_pane_0")  # then A: C, the one left, is last and the ranking is saved
+    assert "Vote saved: **B > A > C**" in status(outputs)
     (item,) = votes_of(store, "First question")
-    assert item.vote.ranking == ((1,), (0, 2))
+    assert item.vote.ranking == ((1,), (0,), (2,))
     gamma = item.turn.panes[2]
     assert [m.content for m in gamma.prompt_messages[1:]] == [
         "First question", "gamma answers: First question", "Second question"]
     assert [m.content for m in item.turn.messages] == ["First question", "Second question"]
+
+
+def test_undo_reranks_and_two_panes_refuse_picks(api, store):
+    api.call("/send", Message="Rank by clicks", **panes("alpha", "beta", "gamma"))
+    api.call("/store_turn")
+    api.call("/rank_pane_2")
+    api.call("/rank_pane_0")
+    outputs = api.call("/rank_undo")  # A loses its place; the saved C > A > B stays until a new ranking is complete
+    assert "Vote saved: **C > A > B**" in status(outputs)
+    assert "Vote saved: **C > B > A**" in status(api.call("/rank_pane_1"))
+    (item,) = votes_of(store, "Rank by clicks")
+    assert item.vote.ranking == ((2,), (1,), (0,))
+    api.call("/send", Message="Two panes", **panes("alpha", "beta"))
+    api.call("/store_turn")
+    with pytest.raises(Exception, match="three or four panes"):
+        api.call("/rank_pane_0")
+    assert votes_of(store, "Two panes") == []
 
 
 def test_an_edited_reply_is_kept_beside_the_original(api, store):
@@ -234,7 +254,7 @@ def calculator_then_answer(answer: str):
 
 def test_function_calling_turn_keeps_raw_tool_calls_and_schemas(api, store, app):
     for name, answer in (("alpha", "It is four."), ("beta", "2 + 2 is 4.")):
-        app[1][name].enqueue(Behavior(text=calculator_then_answer(answer)), Behavior(text=calculator_then_answer(answer)))
+        app[1][name].enqueue(*[Behavior(text=calculator_then_answer(answer))] * 2)
     system = "You may call these tools: <tools> {TOOLS} </tools>"
     api.call("/send", Message="What is 2 + 2?", Mode="Function calling", **{"System prompt": system},
              **panes("alpha", "beta"))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from playground.compare import votes as voting
-from playground.store.errors import InvalidVoteError
-from playground.store.filters import vote_filter
 from playground.compare.record import is_finished, turn_record
 from playground.compare.state import CompareSession, PaneState
 from playground.compare.votes import VoteSession, not_votable_reason
+from playground.store.errors import InvalidVoteError
+from playground.store.filters import vote_filter
 from playground.types import Message, PaneMetrics, Vote
 
 
@@ -43,11 +43,13 @@ def test_a_turn_is_identified_by_its_id_not_by_its_objects_or_values():
 
 
 def test_no_vote_after_a_failed_or_stopped_pane_or_with_one_pane():
-    assert not_votable_reason([pane("a"), pane("b", status="error", error="HTTP 503")]) == "pane B failed (its error is shown in the pane)"
+    failed = [pane("a"), pane("b", status="error", error="HTTP 503")]
+    assert not_votable_reason(failed) == "pane B failed (its error is shown in the pane)"
     assert not_votable_reason([pane("a", status="stopped"), pane("b")]) == "pane A was stopped"
     assert not_votable_reason([pane("a")]) == "a vote needs at least two panes"
     panes = [pane("a"), pane("b", status="stopped")]
-    assert voting.vote_problem(stored(panes), shown(panes)).startswith("Voting is off for this turn: pane B was stopped")
+    problem = voting.vote_problem(stored(panes), shown(panes))
+    assert problem.startswith("Voting is off for this turn: pane B was stopped")
 
 
 def test_paused_or_streaming_panes_are_not_finished():
@@ -57,21 +59,24 @@ def test_paused_or_streaming_panes_are_not_finished():
     assert not is_finished([])
 
 
-@pytest.mark.parametrize(("ranks", "ranking"), [
-    ([1, 2, 3], ((0,), (1,), (2,))),
-    ([2, 1, 2], ((1,), (0, 2))),
-    ([4, 1, 1, 3], ((1, 2), (3,), (0,))),
-    (["2", "1", "1"], ((1, 2), (0,))),
-    ([1, 1, 1], ((0, 1, 2),)),
-])
-def test_ranks_become_best_to_worst_groups(ranks, ranking):
-    assert voting.ranking_from_ranks(ranks) == ranking
-    assert voting.ranking_from_ranks(voting.ranks_from_ranking(ranking, len(ranks))) == ranking
+def test_clicked_panes_take_the_next_places_and_the_last_one_is_placed_for_you():
+    assert voting.add_pick((), 2, 4) == (2,)
+    assert voting.add_pick((2,), 2, 4) == (2,)  # a placed pane keeps its place
+    assert voting.ranking_from_picks((2, 0), 4) is None
+    picks = voting.add_pick((2, 0), 3, 4)
+    assert voting.ranking_from_picks(picks, 4) == ((2,), (0,), (3,), (1,))
+    assert voting.places(picks, 4) == [2, 4, 1, 3] and voting.places(picks[:1], 4) == [None, None, 1, None]
+    assert voting.add_pick(picks, 1, 4) == (1,)  # a click after a complete ranking starts a new one
 
 
-def test_a_ranking_must_rank_every_pane():
-    with pytest.raises(InvalidVoteError, match="missing: B"):
-        voting.ranking_from_ranks([1, None, 2])
+def test_picking_needs_a_votable_turn_of_three_or_four_panes():
+    three = [pane("a"), pane("b"), pane("c")]
+    assert voting.pick_problem(stored(three), shown(three), 2) is None
+    assert "not one of them" in voting.pick_problem(stored(three), shown(three), 3)
+    two = [pane("a"), pane("b")]
+    assert "three or four panes" in voting.pick_problem(stored(two), shown(two), 0)
+    stopped = [pane("a"), pane("b", status="stopped"), pane("c")]
+    assert voting.pick_problem(stored(stopped), shown(stopped), 0).startswith("Voting is off")
 
 
 def test_new_vote_checks_the_kind_against_the_turn():
@@ -127,7 +132,7 @@ def test_turn_record_keeps_each_panes_context_and_the_users_messages():
     a.sent = (*earlier, Message("user", "q1"))
     b = pane("b", system="", status="error", error="boom", reply="par")
     b.metrics = PaneMetrics(ttft_s=0.1, total_s=2.0, tokens=3)
-    now = datetime(2025, 5, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2025, 5, 1, 12, tzinfo=UTC)
     record = turn_record([a, b], ["m/a", "m/b"], user_id="u", mode="tools", blind=True, now=now,
                          tools=({"type": "function"},))
     assert [m.content for m in record.messages] == ["q0", "q1"]
