@@ -96,7 +96,8 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _spawn(name: str, args: Sequence[str], cwd: Path, log_dir: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+def _spawn(name: str, args: Sequence[str], cwd: Path, log_dir: Path,
+           env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     log = log_dir / f"{name}.log"
     handle = open(log, "wb")  # noqa: SIM115 — owned by the child for its lifetime
     full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **env}

@@ -202,7 +202,7 @@ def start_turn(session: CompareSession, choices: TurnChoices, text: object, back
     session.mode, session.sampling, session.tools, session.json_schema = choices.mode, choices.sampling, tools, schema
     session.grammar, session.max_depth = bool(choices.grammar) and schema is not None, max_depth
     return [_begin_pane(pane, system, text, session, backends[pane.backend_id], tool_context)
-            for pane, system in zip(session.panes, systems)]
+            for pane, system in zip(session.panes, systems, strict=True)]
 
 
 def _begin_pane(pane: PaneState, system: str | None, text: str, session: CompareSession, backend: Backend,

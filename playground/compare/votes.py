@@ -68,7 +68,8 @@ def not_votable_reason(panes: Sequence[PaneState]) -> str | None:
         if pane.status == "stopped":
             return f"{name} was stopped"
         if pane.status != "done" or pane.error:
-            return f"{name} failed (its error is shown in the pane)"  # never the error text: HTML, or a blind model's name
+            # never the error text: it may hold HTML, or a blind model's name
+            return f"{name} failed (its error is shown in the pane)"
     return None
 
 
