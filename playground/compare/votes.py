@@ -20,7 +20,7 @@ from playground.limits import DEFAULT_LIMITS, TextLimits, gold_edit_problem
 from playground.safe_markdown import code_span, escape_inline
 from playground.store.db import Store, record_vote
 from playground.store.errors import InvalidVoteError
-from playground.store.votes import PAIR_VOTES, Ranking, vote_ranking, winner_position
+from playground.store.votes import PAIR_VOTES, Ranking, ranking_letters, vote_ranking, winner_position
 from playground.types import TurnRecord, Vote, VoteKind
 
 PAIR_CHOICES: dict[str, str] = {kind: pair.label for kind, pair in PAIR_VOTES.items()}
@@ -210,11 +210,6 @@ def cast_vote(vs: VoteSession, session: CompareSession, store: Store, voter: str
     return vs.vote
 
 
-def letters(ranking: Ranking) -> str:
-    """``((1,), (0, 2))`` -> ``'B > A = C'``."""
-    return " > ".join(" = ".join(chr(65 + p) for p in group) for group in ranking)
-
-
 def describe_vote(vote: Vote) -> str:
     """What the user chose, in words.
 
@@ -222,7 +217,7 @@ def describe_vote(vote: Vote) -> str:
         >>> describe_vote(Vote("t", "u", "ranking", ranking=((2,), (0, 1))))
         'C > A = B'
     """
-    text = PAIR_CHOICES.get(vote.kind) or letters(vote.ranking or ())
+    text = PAIR_CHOICES.get(vote.kind) or ranking_letters(vote.ranking or ())
     return text + (" (with an edited reply)" if vote.gold_text is not None else "")
 
 

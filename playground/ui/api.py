@@ -36,13 +36,13 @@ from playground.compare.state import CompareSession, PaneState
 from playground.compare.votes import (
     VoteSession,
     describe_vote,
-    letters,
     not_votable_reason,
 )
 from playground.hermes.modes import mode_ids
 from playground.store.db import Store
 from playground.store.errors import InvalidVoteError
 from playground.store.hub import HubVoteLog
+from playground.store.votes import ranking_letters
 from playground.types import SamplingParams
 from playground.ui.access import Gatekeeper, Visitor, new_browser_id
 from playground.ui.compare import TURNS
@@ -219,7 +219,7 @@ class ApiHandlers:
             raise refusal(str(exc)) from None
         stored = save_vote(self.gate, self.store, self.settings.limits, self.hub_log, vs, session, visitor, request,
                            kind, ranking=ranking, gold_text=gold_text)
-        result = VoteResult(turn_id=turn_id, vote=describe_vote(stored), ranking=letters(stored.ranking or ()))
+        result = VoteResult(turn_id=turn_id, vote=describe_vote(stored), ranking=ranking_letters(stored.ranking or ()))
         return result, scripted, visitor
 
 
