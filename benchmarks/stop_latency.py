@@ -188,7 +188,7 @@ def summarize(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in keys:
         values = [t[key] * 1000 for t in trials if t.get(key) is not None]
-        out[key.replace("_s", "_ms")] = dist(values)
+        out[key.removesuffix("_s") + "_ms"] = dist(values)
     out["too_late"] = sum(t.get("finished_before_stop", 0) > 0 for t in trials)  # a stream ended before Stop acted
     out["errors"] = [t["error"] for t in trials if "error" in t]
     return out

@@ -381,7 +381,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     clear_event = w.clear.click(h.clear, None, outputs, queue=False)
     for p in w.panes:
         p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private")
-    w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **glue)
+    # Its progress sits on the radio, not on the pane columns: the page refreshes every progress target's state,
+    # copying a column's every child (each chat whole), on each streamed update.
+    w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], show_progress="hidden",
+                     show_progress_on=[w.n_panes], **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
     blind_event.then(h.clear, None, outputs, **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
