@@ -6,17 +6,19 @@ only turns widget values into these arguments and the yielded session back into 
 
 The streaming actions check everything when called (``TurnSetupError``: nothing changed) and
 return an async iterator that yields the session after each batch of events; closing it (a
-Stop or a Gradio cancel) cancels every stream.
+Stop or a Gradio cancel) cancels every stream. A session runs one turn at a time: while one
+streams, starting, regenerating or continuing another is refused, and Clear ends it in place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,6 +45,17 @@ from playground.store.hub import HubVoteLog
 
 log = logging.getLogger(__name__)
 Recorded = Literal["running", "saving", "stored"]
+BUSY = "A turn is running in this session: wait for it to end, or press Stop (or Clear)."
+
+
+def turn_running(session: CompareSession) -> bool:
+    """Is a turn of this session streaming right now (a pane waits for or reads its backend)?
+
+    Example:
+        >>> turn_running(CompareSession([PaneState("a", "A", status="streaming")]))
+        True
+    """
+    return any(pane.status in run.ACTIVE for pane in session.panes)
 
 
 def new_turn_id() -> str:
@@ -100,6 +113,8 @@ class Turns:
         """
         if not self.settings.backends:
             raise TurnSetupError("No backend is configured: see the setup help at the top of the page.")
+        if turn_running(session):
+            raise TurnSetupError(BUSY)
         ids = list(backend_ids)
         if blind and (len(session.panes) != len(ids) or not session.panes[0].transcript):  # a new battle
             ids = blind_assignment(self.settings, len(ids), self.rng)
@@ -122,11 +137,13 @@ class Turns:
         """Forget every pane's last exchange and answer its message again, as a new turn.
 
         Raises:
-            TurnSetupError: nothing to regenerate, or the turn cannot start (the exchanges are kept).
+            TurnSetupError: a turn runs, nothing to regenerate, or the turn cannot start (the exchanges are kept).
         """
-        if not session.panes or not session.panes[0].transcript or any(p.status == "tool_input"
-                                                                        for p in session.panes):
-            raise TurnSetupError("Nothing to regenerate yet (or a pane still waits for a tool result).")
+        if turn_running(session):
+            raise TurnSetupError(BUSY)
+        if not session.panes or any(not p.transcript or p.status == "tool_input" for p in session.panes):
+            raise TurnSetupError("Nothing to regenerate: no last turn in every pane (one was cleared, or waits for "
+                                 "a tool result). Send a new message instead.")
         dropped = [(pane.transcript[-1], pane.history) for pane in session.panes]
         text = [run.drop_last_exchange(pane) for pane in session.panes][0]  # every pane answered the same text
         try:
@@ -144,6 +161,8 @@ class Turns:
         Raises:
             TurnSetupError: the pane waits for no result, or the result is refused (the pane still waits).
         """
+        if turn_running(session):
+            raise TurnSetupError(BUSY)
         pane = session.panes[index] if 0 <= index < len(session.panes) else None
         if pane is None or run.awaiting_tool(pane) is None:
             raise TurnSetupError("This pane is not waiting for a tool result.")
@@ -156,6 +175,28 @@ class Turns:
     def stop(self, session: CompareSession) -> None:
         """Stop every pane still streaming or waiting for a tool result, keeping its text (same turn id)."""
         run.stop(session.panes)
+
+    def clear(self, session: CompareSession) -> None:
+        """Forget the whole conversation, in place: a turn still streaming ends at its next update
+        (its stream sees a new turn id) and nothing it shows or sends comes back."""
+        run.stop(session.panes)
+        empty = CompareSession()
+        for f in fields(CompareSession):
+            setattr(session, f.name, getattr(empty, f.name))
+
+    def clear_pane(self, session: CompareSession, index: int) -> None:
+        """Forget pane ``index``'s conversation (its next request starts afresh); the turn shown is
+        no longer whole, so it gets no vote (the session's turn id is dropped).
+
+        Raises:
+            TurnSetupError: a turn is running (nothing changed).
+        """
+        if turn_running(session):
+            raise TurnSetupError(BUSY)
+        if 0 <= index < len(session.panes):
+            old = session.panes[index]
+            session.panes[index] = PaneState(old.backend_id, old.label, model_id=old.model_id)
+            session.turn_id = ""
 
     async def recount_tokens(self, session: CompareSession) -> None:
         """The prompt inspector opened: count each pane's last prompt on its server, from now on too."""
@@ -215,9 +256,14 @@ class Turns:
         yield session
         if not jobs:  # a tool round that still waits for results: shown, nothing to run
             return
+        turn_id = session.turn_id
         try:
-            async for _ in run.run_turn(jobs, panes, self.served, pacer=self.pacer):
-                yield session
-        finally:  # a backend's first turn learns its model id from the /info that sized the prompt
-            for pane in panes:
+            async with contextlib.aclosing(run.run_turn(jobs, panes, self.served, pacer=self.pacer)) as updates:
+                async for _ in updates:
+                    yield session
+                    if session.turn_id != turn_id:  # cleared: shown once as it is now, and the streams end
+                        return
+        finally:
+            run.stop(panes)  # closed early (a cancel, a gone page): what streamed is kept, as by Stop
+            for pane in panes:  # a backend's first turn learns its model id from the /info that sized the prompt
                 pane.model_id = self._model_id(pane)

@@ -11,7 +11,7 @@ import gradio as gr
 
 from playground.backends.base import Backend
 from playground.compare import run as turn
-from playground.compare.actions import Turns
+from playground.compare.actions import Turns, turn_running
 from playground.compare.prepare import (
     SHARED,
     TurnChoices,
@@ -153,9 +153,9 @@ def build_compare(settings: Settings) -> CompareWidgets:
     with gr.Row(equal_height=False, elem_id="compare-main"):
         with gr.Column(scale=3, min_width=300, elem_id="compare-stage"):
             with gr.Row(elem_id="compare-bar"):
-                n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=0, min_width=250)
+                n_panes = gr.Radio([2, 3, 4], value=2, label="Panes", scale=1, min_width=250)
                 blind = gr.Checkbox(False, label="Blind (arena): random models, names hidden until you vote",
-                                    elem_id="blind", scale=1, min_width=260)
+                                    elem_id="blind", scale=1)
             with gr.Row(equal_height=False, elem_id="panes"):
                 panes = [_build_pane(i, settings, assets) for i in range(settings.max_panes)]
             with gr.Column(elem_id="composer"):
@@ -192,6 +192,7 @@ class TurnEvents:
     refresh: Any  # CompareSession -> every pane widget, e.g. to show the names after a blind vote
     outputs: list[Any]
     actions: Turns  # the entry points (start, regenerate, tool result, stop, record) the events call
+    started: list[Any]  # each turn trigger's first listener (turn buttons off): chain on it to act as a turn starts
 
 
 class CompareView:
@@ -321,9 +322,38 @@ class CompareHandlers:
         self.turns.stop(session)
         return self.view.full(session)
 
-    def clear(self) -> Outputs:
-        """Clear: a new, empty session."""
-        return self.view.full(CompareSession())
+    def clear(self, session: CompareSession) -> Outputs:
+        """Clear: the conversation forgotten in place (a turn still streaming ends with it)."""
+        self.turns.clear(session)
+        return self.view.full(session)
+
+    def clear_pane(self, index: int) -> Callable[[CompareSession], Outputs]:
+        """The handler of pane ``index``'s own 🗑 (its Chatbot's clear event): forget that pane's conversation.
+
+        While a turn runs it is refused with a warning, and the pane shows its conversation again.
+        """
+
+        def clear_pane(session: CompareSession) -> Outputs:
+            try:
+                self.turns.clear_pane(session, index)
+            except TurnSetupError as exc:
+                gr.Warning(str(exc))
+            return self.view.full(session)
+
+        clear_pane.__name__ = f"clear_pane_{index}"
+        return clear_pane
+
+    def controls(self) -> list[gr.Button]:
+        """The buttons that start or continue a turn: Send, Regenerate, each pane's tool-result button."""
+        return [self.w.send, self.w.regenerate, *(p.tool_send for p in self.w.panes)]
+
+    def lock(self) -> list[Any]:
+        """A turn was asked for: its buttons are off until the turn event has ended."""
+        return [gr.Button(interactive=False) for _ in self.controls()]
+
+    def unlock(self, session: CompareSession) -> list[Any]:
+        """An event ended: the turn buttons are on again unless the session's turn still runs."""
+        return [gr.Button(interactive=not turn_running(session)) for _ in self.controls()]
 
     def show_panes(self, n: int) -> list[Any]:
         """Show the first ``n`` pane columns."""
@@ -361,13 +391,17 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     # component's loading status, copying each chat, on every update (most of its main-thread time).
     turn_options: dict[str, Any] = {"postprocess": False, "show_progress": "hidden", "concurrency_id": TURNS,
                                     "concurrency_limit": settings.max_turns}
+    glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
+    # The turn buttons go off first: the page runs one trigger's listeners in order, each once the one before has
+    # ended (a turn: when it has streamed). The server refuses a second turn of a session all the same.
+    started = [trigger(h.lock, None, h.controls(), show_progress="hidden", **glue) for trigger in (
+        w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
     send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **page_only, **turn_options)
     submit_event = w.message.submit(h.send, inputs, [*live, w.message], api_name=False, **turn_options)
     regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **turn_options)
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
-    glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
     for event in (send_event, submit_event, regen_event):
         event.then(h.show_full, [w.state], outputs, **glue)
     for event in tool_events:  # only after a result was taken: a refused one stays in its box
@@ -378,7 +412,11 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     for button in (w.stop, w.clear):
         button.click(None, None, None, cancels=turn_events, queue=False, api_visibility="private")
     stop_event = w.stop.click(h.stop, [w.state], outputs, queue=False)
-    clear_event = w.clear.click(h.clear, None, outputs, queue=False)
+    clear_event = w.clear.click(h.clear, [w.state], outputs, queue=False)
+    for ended in (*turn_events, stop_event, clear_event):
+        ended.then(h.unlock, [w.state], h.controls(), show_progress="hidden", **glue)
+    for i, p in enumerate(w.panes):  # queued: a refusal's warning shows only for queued events
+        p.chatbot.clear(h.clear_pane(i), [w.state], outputs, show_progress="hidden", api_visibility="private")
     for p in w.panes:
         p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private")
     # Its progress sits on the radio, not on the pane columns: the page refreshes every progress target's state,
@@ -386,6 +424,6 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], show_progress="hidden",
                      show_progress_on=[w.n_panes], **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
-    blind_event.then(h.clear, None, outputs, **glue)
+    blind_event.then(h.clear, [w.state], outputs, **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
-                      actions=h.turns)
+                      actions=h.turns, started=started)

@@ -279,8 +279,9 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     events.stop.then(h.store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     show_names = (events.refresh, [compare.state], events.outputs)  # a blind vote reveals the names on the panes
-    for start in (compare.send.click, compare.message.submit, compare.regenerate.click, compare.clear.click,
-                  compare.blind.change):
+    for started in events.started:  # at once, not after the turn's listener (the page runs those in order)
+        started.then(h.turn_started, None, outputs, show_progress="hidden", **glue)
+    for start in (compare.clear.click, compare.blind.change, *(p.chatbot.clear for p in compare.panes)):
         start(h.turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
     votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
              for kind, button in w.pair.items()]
