@@ -114,8 +114,9 @@ def render(vs: VoteSession, session: CompareSession, rank_slots: int) -> list[An
         status = f"✅ Vote saved: **{voting.describe_vote(vs.vote)}**. Choose again to change it before the next turn."
     else:
         status = ""
-    prompt = (f"**Which reply is better?** {KEYS['pair']}" if n == 2 else
-              f"**Rank the replies: click the panes, best first** (the last is placed for you). {KEYS['rank']}")
+    keys = f'<span class="vote-keys">{KEYS["pair" if n == 2 else "rank"]}</span>'  # app.css: not on touch screens
+    prompt = (f"**Which reply is better?** {keys}" if n == 2 else
+              f"**Rank the replies: click the panes, best first** (the last is placed for you). {keys}")
     places = voting.places(vs.picks, n)
     marks = [mark(places[i], votable and n > 2) if i < n else gr.Button(visible=False) for i in range(rank_slots)]
     gold = voting.winner_text(vs.vote, vs.record) if votable else None
