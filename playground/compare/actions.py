@@ -149,7 +149,7 @@ class Turns:
         try:
             jobs = start_turn(session, choices, text, self.backends, self.tool_context, self.settings.limits)
         except TurnSetupError:
-            for pane, (exchange, history) in zip(session.panes, dropped):
+            for pane, (exchange, history) in zip(session.panes, dropped, strict=True):
                 pane.transcript.append(exchange)
                 pane.history = history
             raise
