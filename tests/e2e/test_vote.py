@@ -37,6 +37,7 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
     with running_app(args, env=env) as (url, proc):
         page.goto(url)
         page.locator("#blind").get_by_role("checkbox").check()
+        expect(page.locator("#pane-0-backend")).to_be_hidden()  # the toggle (and the Clear it starts) landed
         send(page, "Why is the sky blue?")
         expect(page.locator("#vote-a")).to_be_visible()
         shown = [pane_text(page, 0), pane_text(page, 1)]

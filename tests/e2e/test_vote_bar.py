@@ -126,6 +126,7 @@ def test_blind_names_reach_the_pane_headers_only_after_the_vote(desktop: Page, t
     with running_app(args) as (url, _):
         desktop.goto(url)
         desktop.locator("#blind").get_by_role("checkbox").check()
+        expect(desktop.locator("#pane-0-backend")).to_be_hidden()  # the toggle (and the Clear it starts) landed
         send(desktop, "Who are you?")
         expect(desktop.locator("#vote-a")).to_be_visible()
         heads = [desktop.locator(f"#pane-{i}-chat label[data-testid='block-label']") for i in range(2)]
