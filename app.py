@@ -20,11 +20,11 @@ from playground.judging.runner import JudgeFactory
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import log_folder, open_space_vote_log
-from playground.store.restore import restore_space_store
 from playground.store.migrate import upgrade_store
-from playground.ui.backends import build_backends_tab, build_setup_help
+from playground.store.restore import restore_space_store
 from playground.ui.access import Gatekeeper, Visitor, load_terms, new_browser_id, turn_probe
 from playground.ui.api import wire_api
+from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
 from playground.ui.inputs import payload_problem

@@ -383,18 +383,20 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     wire_modes(w.modes, w.system, w.assets)
     outputs = h.view.outputs()
     modes = w.modes
-    inputs = {w.message, w.n_panes, w.blind, w.state, visitor, *w.sampling, w.system.no_system, w.system.text, modes.mode,
-              modes.tools, modes.schema, modes.grammar, modes.max_depth,
+    inputs = {w.message, w.n_panes, w.blind, w.state, visitor, *w.sampling, w.system.no_system, w.system.text,
+              modes.mode, modes.tools, modes.schema, modes.grammar, modes.max_depth,
               *(c for p in w.panes for c in (p.backend, p.own_system, p.system.no_system, p.system.text))}
     live = h.view.live_outputs()
-    # No progress overlay while streaming (the panes show their own status): the page would update every
-    # component's loading status, copying each chat, on every update (most of its main-thread time).
-    turn_options: dict[str, Any] = {"postprocess": False, "show_progress": "hidden", "concurrency_id": TURNS,
-                                    "concurrency_limit": settings.max_turns}
+    # Progress shows on the small pane-count radio, hidden: on each streamed update the page refreshes the loading
+    # status of every progress target any listener ever had (its outputs unless ``show_progress_on``), copying each
+    # whole (a column with its children, a chat with every message); "hidden" alone keeps them targets.
+    quiet: dict[str, Any] = {"show_progress": "hidden", "show_progress_on": [w.n_panes]}
+    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": TURNS,
+                                    "concurrency_limit": settings.max_turns, **quiet}
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
     # The turn buttons go off first: the page runs one trigger's listeners in order, each once the one before has
     # ended (a turn: when it has streamed). The server refuses a second turn of a session all the same.
-    started = [trigger(h.lock, None, h.controls(), show_progress="hidden", **glue) for trigger in (
+    started = [trigger(h.lock, None, h.controls(), **quiet, **glue) for trigger in (
         w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
     send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **page_only, **turn_options)
@@ -403,27 +405,25 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
     for event in (send_event, submit_event, regen_event):
-        event.then(h.show_full, [w.state], outputs, **glue)
+        event.then(h.show_full, [w.state], outputs, **quiet, **glue)
     for event in tool_events:  # only after a result was taken: a refused one stays in its box
-        event.success(h.show_full_cleared, [w.state], outputs, **glue)
+        event.success(h.show_full_cleared, [w.state], outputs, **quiet, **glue)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
     # The cancel goes first: Gradio adds a listener's ``cancels`` as a second listener after it, and the page
     # sends that only once the first one's request has returned (seconds under load).
     for button in (w.stop, w.clear):
         button.click(None, None, None, cancels=turn_events, queue=False, api_visibility="private")
-    stop_event = w.stop.click(h.stop, [w.state], outputs, queue=False)
-    clear_event = w.clear.click(h.clear, [w.state], outputs, queue=False)
+    stop_event = w.stop.click(h.stop, [w.state], outputs, queue=False, **quiet)
+    clear_event = w.clear.click(h.clear, [w.state], outputs, queue=False, **quiet)
     for ended in (*turn_events, stop_event, clear_event):
-        ended.then(h.unlock, [w.state], h.controls(), show_progress="hidden", **glue)
+        ended.then(h.unlock, [w.state], h.controls(), **quiet, **glue)
     for i, p in enumerate(w.panes):  # queued: a refusal's warning shows only for queued events
-        p.chatbot.clear(h.clear_pane(i), [w.state], outputs, show_progress="hidden", api_visibility="private")
+        p.chatbot.clear(h.clear_pane(i), [w.state], outputs, api_visibility="private", **quiet)
     for p in w.panes:
-        p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private")
-    # Its progress sits on the radio, not on the pane columns: the page refreshes every progress target's state,
-    # copying a column's every child (each chat whole), on each streamed update.
-    w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], show_progress="hidden",
-                     show_progress_on=[w.n_panes], **glue)
-    blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events, **glue)
-    blind_event.then(h.clear, [w.state], outputs, **glue)
+        p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private", **quiet)
+    w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **quiet, **glue)
+    blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
+                                 **quiet, **glue)
+    blind_event.then(h.clear, [w.state], outputs, **quiet, **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
                       actions=h.turns, started=started)

@@ -36,7 +36,7 @@ from playground.ui.inputs import refusal
 from playground.ui.recheck import RecheckWidgets, build_recheck, wire_recheck
 
 log = logging.getLogger(__name__)
-LABELS = {"a": "← A is better", "b": "B is better →", "tie": "Tie", "bothbad": "Both are bad"}
+LABELS = {"a": "← A is better", "b": "B is better →"}  # with their arrow keys; other kinds: store.votes labels
 KEYS = {"pair": "Keys: **A** or **←** · **B** or **→** · **T** tie · **X** both bad",
         "rank": "Keys: **A**–**D** pick that pane next · **U** undo"}  # what assets/app.js binds
 ORDINALS = ("1st", "2nd", "3rd", "4th")
@@ -82,9 +82,9 @@ def build_vote(terms: str, marks: list[gr.Button]) -> VoteWidgets:
     with gr.Column(visible=False, elem_id="vote-panel") as panel:
         prompt = gr.Markdown("", elem_id="vote-prompt")
         with gr.Row(visible=False, elem_id="vote-pair") as pair_row:
-            pair = {kind: gr.Button(LABELS[kind], elem_id=f"vote-{kind}", size="lg", min_width=120,
+            pair = {kind: gr.Button(LABELS.get(kind, label), elem_id=f"vote-{kind}", size="lg", min_width=120,
                                     variant="primary" if kind in ("a", "b") else "secondary")
-                    for kind in voting.PAIR_CHOICES}
+                    for kind, label in voting.PAIR_CHOICES.items()}
         with gr.Row(visible=False, elem_id="vote-rank") as rank_row:
             undo = gr.Button("↶ Undo", elem_id="rank-undo", size="lg", scale=0, min_width=120)
             reset = gr.Button("Reset", elem_id="rank-reset", size="lg", scale=0, min_width=120)
@@ -274,24 +274,28 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     h = VoteHandlers(w, events.actions, store, settings, gate, hub_log, on_stored)
     outputs = w.outputs()
     turn_inputs = [compare.state, w.state, visitor]
+    # Progress only on the status line: the page refreshes every progress target ever used (a listener's outputs
+    # by default: the panel with all its children, the chats) on each update of a streaming turn.
+    on_status: dict[str, Any] = {"show_progress_on": [w.status]}
+    quiet: dict[str, Any] = {"show_progress": "hidden", **on_status}
     for i, event in enumerate(events.turns):  # on success, failure and cancellation alike
-        event.then(h.store_turn, turn_inputs, outputs, show_progress="hidden",
+        event.then(h.store_turn, turn_inputs, outputs, **quiet,
                    api_name="store_turn" if i == 0 else None, api_visibility="public" if i == 0 else "undocumented")
-    events.stop.then(h.store_turn, turn_inputs, outputs, show_progress="hidden", api_name="store_turn_after_stop")
+    events.stop.then(h.store_turn, turn_inputs, outputs, **quiet, api_name="store_turn_after_stop")
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     show_names = (events.refresh, [compare.state], events.outputs)  # a blind vote reveals the names on the panes
     for started in events.started:  # at once, not after the turn's listener (the page runs those in order)
-        started.then(h.turn_started, None, outputs, show_progress="hidden", **glue)
+        started.then(h.turn_started, None, outputs, **quiet, **glue)
     for start in (compare.clear.click, compare.blind.change, *(p.chatbot.clear for p in compare.panes)):
-        start(h.turn_started, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
-    votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}")  # type: ignore[arg-type]
-             for kind, button in w.pair.items()]
-    votes += [button.click(h.pick(i), turn_inputs, outputs, api_name=f"rank_pane_{i}")  # type: ignore[arg-type]
-              for i, button in enumerate(w.marks)]
-    w.undo.click(h.undo_pick, [compare.state, w.state], outputs, api_name="rank_undo")
-    w.reset.click(h.reset_picks, [compare.state, w.state], outputs, api_name="rank_reset")
+        start(h.turn_started, None, outputs, queue=False, **quiet, api_visibility="private")
+    votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}",  # type: ignore[arg-type]
+                          **on_status) for kind, button in w.pair.items()]
+    votes += [button.click(h.pick(i), turn_inputs, outputs, api_name=f"rank_pane_{i}",  # type: ignore[arg-type]
+                           **on_status) for i, button in enumerate(w.marks)]
+    w.undo.click(h.undo_pick, [compare.state, w.state], outputs, api_name="rank_undo", **on_status)
+    w.reset.click(h.reset_picks, [compare.state, w.state], outputs, api_name="rank_reset", **on_status)
     for voted in votes:
-        voted.success(*show_names, **glue)
+        voted.success(*show_names, **quiet, **glue)
     wire_recheck(w.recheck, votes, w.state, visitor, store, settings, gate)  # now and then, a past pair re-shown
-    w.gold_save.click(h.save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold")
+    w.gold_save.click(h.save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold", **on_status)
     w.accept.click(h.accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")

@@ -28,7 +28,7 @@ def test_nothing_received_before_the_vote_names_the_models(page: Page, tgi_serve
                for i, slug in enumerate(("zephyr-seventy", "quokka-three"))]
     secrets = [*LABELS, "org/zephyr-seventy-model", "org/quokka-three-model", "zephyr-seventy", "quokka-three",
                *(s.url for s in servers), *(s.url.split("//")[1] for s in servers)]
-    args = [a for label, s in zip(LABELS, servers) for a in ("--backend", f"{label}={s.url}")]
+    args = [a for label, s in zip(LABELS, servers, strict=True) for a in ("--backend", f"{label}={s.url}")]
     bodies: list[str] = []
     recording = {"on": False}
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_compare import pane_text, send
+from tests.e2e.test_compare import send
 from tests.support.app_process import running_app
 from tests.support.tgi_protocol import Behavior
 

@@ -89,7 +89,8 @@ def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, tgi_server_fact
     fast = tgi_server_factory(behavior=Behavior(text="Done quickly."))
     slow = tgi_server_factory(behavior=Behavior(ttft=0.1, rate=5, tokens=400))
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    with running_app(["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--database-url", db]) as (url, _):
+    args = ["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--database-url", db]
+    with running_app(args) as (url, _):
         page.goto(url)
         send(page, "Take your time")
         expect(page.locator("#pane-1-chat")).to_contain_text("tok1")
