@@ -11,6 +11,9 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium postgresql 
 
 python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
+# Lint first: a finding fails the run before any test starts (rules in ruff.toml).
+python -m ruff check .
+
 # A throwaway PostgreSQL cluster on a free port, stopped when the tests end.
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 PG_DIR=$(mktemp -d)
