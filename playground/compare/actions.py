@@ -184,6 +184,20 @@ class Turns:
         for f in fields(CompareSession):
             setattr(session, f.name, getattr(empty, f.name))
 
+    def switch_blind(self, session: CompareSession, blind: bool) -> None:
+        """The Blind switch moved: forget the conversation (a battle and a named chat never mix), unless
+        a turn already runs under the new setting (Send pressed right after the switch got here first).
+
+        Example:
+            >>> turns, s = Turns.__new__(Turns), CompareSession([PaneState("a", "A", status="streaming")], blind=True)
+            >>> turns.switch_blind(s, True); len(s.panes)
+            1
+            >>> turns.switch_blind(s, False); len(s.panes)
+            0
+        """
+        if not (turn_running(session) and session.blind == blind):
+            self.clear(session)
+
     def clear_pane(self, session: CompareSession, index: int) -> None:
         """Forget pane ``index``'s conversation (its next request starts afresh); the turn shown is
         no longer whole, so it gets no vote (the session's turn id is dropped).

@@ -327,6 +327,11 @@ class CompareHandlers:
         self.turns.clear(session)
         return self.view.full(session)
 
+    def switch_blind(self, blind: bool, session: CompareSession) -> Outputs:
+        """The Blind switch moved: a new conversation, unless a turn already runs in the new setting."""
+        self.turns.switch_blind(session, bool(blind))
+        return self.view.full(session)
+
     def clear_pane(self, index: int) -> Callable[[CompareSession], Outputs]:
         """The handler of pane ``index``'s own 🗑 (its Chatbot's clear event): forget that pane's conversation.
 
@@ -424,6 +429,6 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **quiet, **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
                                  **quiet, **glue)
-    blind_event.then(h.clear, [w.state], outputs, **quiet, **glue)
+    blind_event.then(h.switch_blind, [w.blind, w.state], outputs, **quiet, **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
                       actions=h.turns, started=started)
