@@ -278,6 +278,8 @@ class Turns:
                     if session.turn_id != turn_id:  # cleared: shown once as it is now, and the streams end
                         return
         finally:
-            run.stop(panes)  # closed early (a cancel, a gone page): what streamed is kept, as by Stop
+            # closed early (a cancel, a gone page): what streamed is kept, as by Stop; a pane paused
+            # for a typed tool result is not streaming and keeps waiting for it
+            run.stop([pane for pane in panes if pane.status in run.ACTIVE])
             for pane in panes:  # a backend's first turn learns its model id from the /info that sized the prompt
                 pane.model_id = self._model_id(pane)
