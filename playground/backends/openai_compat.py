@@ -11,13 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import orjson
-
 from playground.backends.base import BackendCapabilities
 from playground.backends.error_map import ErrorMapper
 from playground.backends.http import HttpSession, probe
 from playground.backends.redact import Redactor
-from playground.backends.sse import ParsedEvent
+from playground.backends.sse import ParsedEvent, event_payload
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -60,11 +58,9 @@ def parse_chunk(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
     >>> parse_chunk(b' {"choices": [{"delta": {"content": "Hi"}, "finish_reason": null}]}', None)
     ParsedEvent(text='Hi', end=None)
     """
-    if data.strip() == b"[DONE]":
+    payload = event_payload(data, errors)
+    if payload is None:
         return None
-    payload = orjson.loads(data)
-    if payload.get("error") is not None:
-        raise errors.from_stream_error(payload)
     choice = (payload.get("choices") or [{}])[0]
     text = (choice.get("delta") or {}).get("content") or None
     finish = choice.get("finish_reason")

@@ -10,8 +10,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from playground.types import EndEvent
+
+if TYPE_CHECKING:
+    from playground.backends.error_map import ErrorMapper
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,21 @@ async def drain(lines: AsyncIterator[bytes], timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
             async for _ in lines:
                 pass
+
+
+def event_payload(data: bytes, errors: ErrorMapper | None) -> dict[str, Any] | None:
+    """The JSON object of one ``data:`` payload; ``None`` for the ``[DONE]`` sentinel.
+
+    Raises:
+        BackendError: the payload is an in-stream error (TGI's or the chat API's shape).
+        ValueError: the payload is not JSON.
+
+    >>> event_payload(b" [DONE]", None) is None, event_payload(b'{"a": 1}', None)
+    (True, {'a': 1})
+    """
+    if data.strip() == b"[DONE]":
+        return None
+    payload = orjson.loads(data)
+    if payload.get("error") is not None:
+        raise errors.from_stream_error(payload)
+    return payload

@@ -13,14 +13,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import orjson
-
 from playground.backends import errors as e
 from playground.backends.base import BackendCapabilities
 from playground.backends.error_map import ErrorMapper
 from playground.backends.http import HttpSession, probe
 from playground.backends.redact import Redactor
-from playground.backends.sse import ParsedEvent
+from playground.backends.sse import ParsedEvent, event_payload
 from playground.types import (
     BackendInfo,
     BackendSpec,
@@ -86,11 +84,9 @@ def parse_event(data: bytes, errors: ErrorMapper) -> ParsedEvent | None:
     >>> parse_event(b' {"token": {"text": " hi", "special": false}, "details": null}', None)
     ParsedEvent(text=' hi', end=None)
     """
-    if data.strip() == b"[DONE]":
+    payload = event_payload(data, errors)
+    if payload is None:
         return None
-    payload = orjson.loads(data)
-    if payload.get("error") is not None:
-        raise errors.from_stream_error(payload)
     token = payload.get("token") or {}
     text = token.get("text") if not token.get("special") else None
     details = payload.get("details")
