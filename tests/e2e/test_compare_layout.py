@@ -10,9 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.app_process import running_app
+from tests.support.fixtures import renew
 from tests.support.tgi_protocol import Behavior
+from tests.support.tgi_server import TGITestServer
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
@@ -58,6 +59,32 @@ BROKEN_WORDS_JS = """(table) => {
 }"""
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[str, TGITestServer, TGITestServer]]:
+    """One app over Alpha and Beta, with a store, for the module's tests (one start-up, not one per test)."""
+    db = tmp_path_factory.mktemp("layout") / "store.db"
+    with TGITestServer() as a, TGITestServer() as b, running_app(
+            ["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}", "--database-url", f"sqlite:///{db}"]
+    ) as (url, _):
+        yield url, a, b
+
+
+@pytest.fixture
+def app(shared) -> tuple[str, TGITestServer, TGITestServer]:
+    """The shared app, its servers renewed: no requests recorded, the default reply."""
+    url, a, b = shared
+    renew(a, b)
+    return url, a, b
+
+
+@pytest.fixture(scope="module")
+def half_down() -> Iterator[str]:
+    """An app over a long-named backend that answers and one that is down (pane B's default)."""
+    with TGITestServer() as server, running_app(["--backend", f"Hermes 3 Llama 3.1 8B={server.url}",
+                                                 "--backend", "Gone=http://127.0.0.1:9"]) as (url, _):
+        yield url
+
+
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator:
     """``open_page(url, viewport)``: a fresh page at that size, loaded, with the backends probed."""
@@ -88,190 +115,179 @@ def wire_params(server, index: int = -1) -> dict:
     return server.requests[index]["body"]["parameters"]
 
 
-def test_box_and_send_stay_in_view_while_a_long_reply_streams_and_the_page_scrolls(open_page, tgi_server_factory):
-    a = tgi_server_factory(behavior=Behavior(ttft=0.05, rate=400, tokens=600))
-    b = tgi_server_factory(behavior=Behavior(ttft=0.05, rate=400, tokens=600))
-    with running_app(["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
-        page.locator("#message textarea").fill("Tell me a long story")
-        page.locator("#send").click()
-        expect(page.locator("#pane-0-metrics")).to_contain_text("finish", timeout=20_000)
-        expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=20_000)
-        for y in (0, 400, 10_000):  # top, middle and end of the page
-            page.evaluate(f"window.scrollTo(0, {y})")
-            page.wait_for_timeout(150)
-            assert in_viewport(page, "#message textarea"), f"message box out of view at scroll {y}"
-            assert in_viewport(page, "#send"), f"Send out of view at scroll {y}"
-        # The pane's title sits above its messages, never over them, once the chat has scrolled.
-        page.evaluate("window.scrollTo(0, 0)")
-        label = page.locator("#pane-0-chat label[data-testid='block-label']")
-        expect(label).to_contain_text("Pane A · Alpha")
-        scroller_top = page.locator("#pane-0-chat").evaluate(
-            "(c) => { const s = [...c.querySelectorAll('*')].find((e) => e.scrollHeight > e.clientHeight + 20"
-            " && /(auto|scroll)/.test(getComputedStyle(e).overflowY)); return s.getBoundingClientRect().top; }")
-        label_box = label.bounding_box()
-        assert label_box is not None and label_box["y"] + label_box["height"] <= scroller_top + 1
+def test_box_and_send_stay_in_view_while_a_long_reply_streams_and_the_page_scrolls(open_page, app):
+    url, a, b = app
+    renew(a, b, behavior=Behavior(ttft=0.05, rate=400, tokens=600))
+    page = open_page(url, DESKTOP)
+    assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
+    page.locator("#message textarea").fill("Tell me a long story")
+    page.locator("#send").click()
+    expect(page.locator("#pane-0-metrics")).to_contain_text("finish", timeout=20_000)
+    expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=20_000)
+    for y in (0, 400, 10_000):  # top, middle and end of the page
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+        assert in_viewport(page, "#message textarea"), f"message box out of view at scroll {y}"
+        assert in_viewport(page, "#send"), f"Send out of view at scroll {y}"
+    # The pane's title sits above its messages, never over them, once the chat has scrolled.
+    page.evaluate("window.scrollTo(0, 0)")
+    label = page.locator("#pane-0-chat label[data-testid='block-label']")
+    expect(label).to_contain_text("Pane A · Alpha")
+    scroller_top = page.locator("#pane-0-chat").evaluate(
+        "(c) => { const s = [...c.querySelectorAll('*')].find((e) => e.scrollHeight > e.clientHeight + 20"
+        " && /(auto|scroll)/.test(getComputedStyle(e).overflowY)); return s.getBoundingClientRect().top; }")
+    label_box = label.bounding_box()
+    assert label_box is not None and label_box["y"] + label_box["height"] <= scroller_top + 1
 
 
-def test_enter_sends_and_shift_enter_adds_a_line(open_page, tgi_server_factory):
-    server = tgi_server_factory(behavior=Behavior(text="Got it."))
-    with running_app(["--backend", f"Alpha={server.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        expect(page.locator("#message-hint")).to_contain_text("Enter sends · Shift+Enter adds a line")
-        box = page.locator("#message textarea")
-        box.click()
-        page.keyboard.type("first line")
-        page.keyboard.press("Shift+Enter")
-        page.keyboard.type("second line")
-        expect(box).to_have_value("first line\nsecond line")
-        page.wait_for_timeout(300)
-        assert server.requests == [], "Shift+Enter sent the message"
-        page.keyboard.press("Enter")
-        assert server.wait_for_requests(2, timeout=15.0)  # both panes use the one server
-        assert "first line\nsecond line<|im_end|>" in server.requests[0]["body"]["inputs"]
-        expect(box).to_have_value("", timeout=10_000)
+def test_enter_sends_and_shift_enter_adds_a_line(open_page, app):
+    url, a, b = app
+    renew(a, b, behavior=Behavior(text="Got it."))
+    page = open_page(url, DESKTOP)
+    expect(page.locator("#message-hint")).to_contain_text("Enter sends · Shift+Enter adds a line")
+    box = page.locator("#message textarea")
+    box.click()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    page.wait_for_timeout(300)
+    assert a.requests == [] and b.requests == [], "Shift+Enter sent the message"
+    page.keyboard.press("Enter")
+    assert a.wait_for_requests(1, timeout=15.0) and b.wait_for_requests(1, timeout=15.0)
+    assert "first line\nsecond line<|im_end|>" in a.requests[0]["body"]["inputs"]
+    expect(box).to_have_value("", timeout=10_000)
 
 
-def test_phone_width_stacks_the_panes_keeps_the_box_reachable_and_every_tab_in_sight(open_page, tgi_server_factory):
-    server = tgi_server_factory(behavior=Behavior(tokens=200, rate=400))
-    with running_app(["--backend", f"Alpha={server.url}"]) as (url, _):
-        page = open_page(url, PHONE)
-        for name in ("Compare", "Data", "Leaderboard", "Judge", "Backends"):
-            assert in_viewport(page, f"button[role='tab']:has-text('{name}')"), f"tab {name} out of sight"
-        expect(page.get_by_label("More tabs")).to_have_count(0)
-        a, b = page.locator("#pane-0").bounding_box(), page.locator("#pane-1").bounding_box()
-        assert a and b and b["y"] >= a["y"] + a["height"] - 1 and abs(a["x"] - b["x"]) < 2, "panes do not stack"
-        assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
-        page.locator("#message textarea").fill("Hi")
-        page.locator("#send").click()
-        expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=20_000)
-        page.locator("#pane-1-metrics").scroll_into_view_if_needed()
-        assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
+def test_phone_width_stacks_the_panes_keeps_the_box_reachable_and_every_tab_in_sight(open_page, app):
+    url, *servers = app
+    renew(*servers, behavior=Behavior(tokens=200, rate=400))
+    page = open_page(url, PHONE)
+    for name in ("Compare", "Data", "Leaderboard", "Judge", "Backends"):
+        assert in_viewport(page, f"button[role='tab']:has-text('{name}')"), f"tab {name} out of sight"
+    expect(page.get_by_label("More tabs")).to_have_count(0)
+    a, b = page.locator("#pane-0").bounding_box(), page.locator("#pane-1").bounding_box()
+    assert a and b and b["y"] >= a["y"] + a["height"] - 1 and abs(a["x"] - b["x"]) < 2, "panes do not stack"
+    assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
+    page.locator("#message textarea").fill("Hi")
+    page.locator("#send").click()
+    expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=20_000)
+    page.locator("#pane-1-metrics").scroll_into_view_if_needed()
+    assert in_viewport(page, "#message textarea") and in_viewport(page, "#send")
 
 
 @pytest.mark.parametrize(("mode", "editor"), [("Function calling", "#tools-box"), ("JSON mode", "#json-box")])
-def test_mode_editors_open_in_view_beside_the_mode_switch(open_page, tgi_server_factory, mode, editor):
-    server = tgi_server_factory()
-    with running_app(["--backend", f"Alpha={server.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        page.locator("#mode").get_by_label(mode).check()
-        expect(page.locator(editor)).to_be_visible()
-        switch, box = page.locator("#mode").bounding_box(), page.locator(editor).bounding_box()
-        assert switch and box and box["y"] < DESKTOP["height"], f"{editor} opens below the fold at y={box}"
-        assert 0 <= box["y"] - (switch["y"] + switch["height"]) < 40, "the editor is not right under the switch"
+def test_mode_editors_open_in_view_beside_the_mode_switch(open_page, app, mode, editor):
+    url, _, _ = app
+    page = open_page(url, DESKTOP)
+    page.locator("#mode").get_by_label(mode).check()
+    expect(page.locator(editor)).to_be_visible()
+    switch, box = page.locator("#mode").bounding_box(), page.locator(editor).bounding_box()
+    assert switch and box and box["y"] < DESKTOP["height"], f"{editor} opens below the fold at y={box}"
+    assert 0 <= box["y"] - (switch["y"] + switch["height"]) < 40, "the editor is not right under the switch"
 
 
-def test_pane_headers_show_health_and_whose_system_prompt(open_page, tgi_server_factory):
-    server = tgi_server_factory()
-    args = ["--backend", f"Alpha={server.url}", "--backend", "Gone=http://127.0.0.1:9"]
-    with running_app(args) as (url, _):
-        page = open_page(url, DESKTOP)
-        expect(page.locator("#pane-0-head")).to_contain_text("up")
-        expect(page.locator("#pane-1-head .down")).to_contain_text("down")
-        expect(page.locator("#pane-1-head")).to_contain_text("shared system prompt")
-        page.locator("#pane-1-system-box").get_by_text("System prompt for this pane").click()
-        page.locator("#pane-1-own-system").get_by_role("checkbox").check()
-        expect(page.locator("#pane-1-head")).to_contain_text("own system prompt")
-        page.locator("#pane-1-backend input").click()
-        page.get_by_role("option", name="Alpha").click()
-        expect(page.locator("#pane-1-head .down")).to_have_count(0)
-        page.locator("#blind").get_by_role("checkbox").check()  # a blind battle says nothing of the models
-        expect(page.locator("#pane-0-head .up")).to_have_count(0)
+def test_pane_headers_show_health_and_whose_system_prompt(open_page, half_down):
+    page = open_page(half_down, DESKTOP)
+    expect(page.locator("#pane-0-head")).to_contain_text("up")
+    expect(page.locator("#pane-1-head .down")).to_contain_text("down")
+    expect(page.locator("#pane-1-head")).to_contain_text("shared system prompt")
+    page.locator("#pane-1-system-box").get_by_text("System prompt for this pane").click()
+    page.locator("#pane-1-own-system").get_by_role("checkbox").check()
+    expect(page.locator("#pane-1-head")).to_contain_text("own system prompt")
+    page.locator("#pane-1-backend input").click()
+    page.get_by_role("option", name="Hermes 3 Llama 3.1 8B").click()
+    expect(page.locator("#pane-1-head .down")).to_have_count(0)
+    page.locator("#blind").get_by_role("checkbox").check()  # a blind battle says nothing of the models
+    expect(page.locator("#pane-0-head .up")).to_have_count(0)
 
 
-def test_labels_send_and_hints_meet_wcag_aa_contrast(open_page, tgi_server_factory):
-    server = tgi_server_factory()
-    with running_app(["--backend", f"Alpha={server.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        checked = {"pane label": "#pane-0-chat label[data-testid='block-label']", "Send": "#send",
-                   "block title": "#mode span[data-testid='block-info']", "hint": "#message-hint .hint",
-                   "health badge": "#pane-0-head .up", "prompt badge": "#pane-0-head .shared-system"}
-        ratios = {name: page.locator(sel).first.evaluate(CONTRAST_JS) for name, sel in checked.items()}
-        print("contrast", {k: round(v, 2) for k, v in ratios.items()})
-        assert all(r >= 4.5 for r in ratios.values()), ratios
-        page.locator("#send").hover()
-        assert page.locator("#send").evaluate(CONTRAST_JS) >= 4.5
+def test_labels_send_and_hints_meet_wcag_aa_contrast(open_page, app):
+    url, _, _ = app
+    page = open_page(url, DESKTOP)
+    checked = {"pane label": "#pane-0-chat label[data-testid='block-label']", "Send": "#send",
+               "block title": "#mode span[data-testid='block-info']", "hint": "#message-hint .hint",
+               "health badge": "#pane-0-head .up", "prompt badge": "#pane-0-head .shared-system"}
+    ratios = {name: page.locator(sel).first.evaluate(CONTRAST_JS) for name, sel in checked.items()}
+    print("contrast", {k: round(v, 2) for k, v in ratios.items()})
+    assert all(r >= 4.5 for r in ratios.values()), ratios
+    page.locator("#send").hover()
+    assert page.locator("#send").evaluate(CONTRAST_JS) >= 4.5
 
 
-def test_blank_seed_is_never_sent_and_a_typed_one_follows_the_toggle(open_page, tgi_server_factory):
-    a, b = tgi_server_factory(behavior=Behavior(text="A.")), tgi_server_factory(behavior=Behavior(text="B."))
-    with running_app(["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        page.get_by_text("Sampling (Nous reference defaults)").click()
-        seed = page.locator("#seed textarea, #seed input").first
-        expect(seed).to_have_value("")
+def test_blank_seed_is_never_sent_and_a_typed_one_follows_the_toggle(open_page, app):
+    url, a, b = app
+    a.behavior, b.behavior = Behavior(text="A."), Behavior(text="B.")
+    page = open_page(url, DESKTOP)
+    page.get_by_text("Sampling (Nous reference defaults)").click()
+    seed = page.locator("#seed textarea, #seed input").first
+    expect(seed).to_have_value("")
 
-        def send(text: str, n: int) -> None:
-            page.locator("#message textarea").fill(text)
-            page.locator("#send").click()
-            assert a.wait_for_requests(n, timeout=15.0) and b.wait_for_requests(n, timeout=15.0)
-            expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=15_000)
-
-        send("No seed", 1)
-        assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
-        page.locator("#regenerate").click()
-        assert a.wait_for_requests(2, timeout=15.0) and b.wait_for_requests(2, timeout=15.0)
-        assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
+    def send(text: str, n: int) -> None:
+        page.locator("#message textarea").fill(text)
+        page.locator("#send").click()
+        assert a.wait_for_requests(n, timeout=15.0) and b.wait_for_requests(n, timeout=15.0)
         expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=15_000)
-        seed.fill("41")
-        send("Same seed", 3)
-        assert wire_params(a)["seed"] == 41 and wire_params(b)["seed"] == 41
-        page.locator("#same-seed").get_by_role("checkbox").uncheck()
-        send("Seed per pane", 4)
-        assert wire_params(a)["seed"] == 41 and wire_params(b)["seed"] == 42
-        seed.fill("")
-        send("Random again", 5)
-        assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
+
+    send("No seed", 1)
+    assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
+    page.locator("#regenerate").click()
+    assert a.wait_for_requests(2, timeout=15.0) and b.wait_for_requests(2, timeout=15.0)
+    assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
+    expect(page.locator("#pane-1-metrics")).to_contain_text("finish", timeout=15_000)
+    seed.fill("41")
+    send("Same seed", 3)
+    assert wire_params(a)["seed"] == 41 and wire_params(b)["seed"] == 41
+    page.locator("#same-seed").get_by_role("checkbox").uncheck()
+    send("Seed per pane", 4)
+    assert wire_params(a)["seed"] == 41 and wire_params(b)["seed"] == 42
+    seed.fill("")
+    send("Random again", 5)
+    assert "seed" not in wire_params(a) and "seed" not in wire_params(b)
 
 
-def test_an_empty_send_shows_a_hint_and_no_error(open_page, tgi_server_factory):
-    server = tgi_server_factory()
-    with running_app(["--backend", f"Alpha={server.url}"]) as (url, _):
-        page = open_page(url, DESKTOP)
-        page.locator("#send").click()
-        expect(page.locator("#message-hint")).to_contain_text("Type a message first.")
-        page.locator("#message textarea").fill("   ")
-        page.locator("#message textarea").press("Enter")
-        page.wait_for_timeout(800)
-        assert page.locator(".error:visible, .toast-body:visible").count() == 0, "an error badge or toast appeared"
-        assert server.requests == []
-        page.locator("#message textarea").fill("Now a real one")
-        expect(page.locator("#message-hint")).to_contain_text("Enter sends")
-        page.locator("#message textarea").press("Enter")
-        assert server.wait_for_requests(1, timeout=15.0)
+def test_an_empty_send_shows_a_hint_and_no_error(open_page, app):
+    url, a, b = app
+    page = open_page(url, DESKTOP)
+    page.locator("#send").click()
+    expect(page.locator("#message-hint")).to_contain_text("Type a message first.")
+    page.locator("#message textarea").fill("   ")
+    page.locator("#message textarea").press("Enter")
+    page.wait_for_timeout(800)
+    assert page.locator(".error:visible, .toast-body:visible").count() == 0, "an error badge or toast appeared"
+    assert a.requests == [] and b.requests == []
+    page.locator("#message textarea").fill("Now a real one")
+    expect(page.locator("#message-hint")).to_contain_text("Enter sends")
+    page.locator("#message textarea").press("Enter")
+    assert a.wait_for_requests(1, timeout=15.0)
 
 
-def test_backends_table_headers_break_between_words_only(open_page, tgi_server_factory):
-    server = tgi_server_factory()
-    with running_app(["--backend", f"Hermes 3 Llama 3.1 8B={server.url}", "--backend", "Gone=http://127.0.0.1:9"]
-                     ) as (url, _):
-        for viewport in (DESKTOP, PHONE):
-            page = open_page(url, viewport)
-            page.get_by_role("tab", name="Backends").click()
-            table = page.locator("#backends-table")
-            expect(table).to_contain_text("Latency")
-            assert table.evaluate(BROKEN_WORDS_JS) == [], f"a header breaks mid-word at {viewport}"
+def test_backends_table_headers_break_between_words_only(open_page, half_down):
+    for viewport in (DESKTOP, PHONE):
+        page = open_page(half_down, viewport)
+        page.get_by_role("tab", name="Backends").click()
+        table = page.locator("#backends-table")
+        expect(table).to_contain_text("Latency")
+        assert table.evaluate(BROKEN_WORDS_JS) == [], f"a header breaks mid-word at {viewport}"
 
 
-def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, tgi_server_factory, tmp_path):
-    a, b = tgi_server_factory(behavior=Behavior(text="One.")), tgi_server_factory(behavior=Behavior(text="Two."))
-    args = ["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}",
-            "--database-url", f"sqlite:///{tmp_path / 'store.db'}"]
-    with running_app(args) as (url, _):
-        page = open_page(url, DESKTOP)
-        page.locator("#blind").get_by_role("checkbox").check()
-        page.locator("#message textarea").fill("Which is better?")
-        page.locator("#send").click()
-        expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
-        page.locator("#vote-a").click()
-        expect(page.locator("#vote-status")).to_contain_text("Vote saved")
-        page.get_by_role("tab", name="Leaderboard").click()
-        table = page.locator("#lb-table")
-        expect(table).to_contain_text("provisional", timeout=20_000)
-        cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
-        rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
-        assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
-        for row in rows:
-            assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
-            assert row[-1].startswith("provisional: 1 of 20 battles"), row
+def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, app):
+    """The module's only vote: the shared store holds other turns, never another vote."""
+    url, a, b = app
+    a.behavior, b.behavior = Behavior(text="One."), Behavior(text="Two.")
+    page = open_page(url, DESKTOP)
+    page.locator("#blind").get_by_role("checkbox").check()
+    page.locator("#message textarea").fill("Which is better?")
+    page.locator("#send").click()
+    expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
+    page.locator("#vote-a").click()
+    expect(page.locator("#vote-status")).to_contain_text("Vote saved")
+    page.get_by_role("tab", name="Leaderboard").click()
+    table = page.locator("#lb-table")
+    expect(table).to_contain_text("provisional", timeout=20_000)
+    cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
+    rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
+    assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
+    for row in rows:
+        assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
+        assert row[-1].startswith("provisional: 1 of 20 battles"), row
