@@ -5,9 +5,10 @@ carries (the test servers record every prompt), and SQLite holds each finished t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -15,10 +16,10 @@ from playwright.sync_api import Page, expect
 
 from playground.store.schema import turn_panes, turns
 from tests.support.app_process import running_app
+from tests.support.fixtures import renew
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 ENDLESS = Behavior(ttft=0.1, rate=5, tokens=400)  # streams far longer than any wait here: only Stop or Clear end it
@@ -26,11 +27,42 @@ USER = re.compile(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", re.S)
 ASSISTANT = re.compile(r"<\|im_start\|>assistant\n(.*?)<\|im_end\|>", re.S)
 
 
-@contextmanager
-def compare_app(servers: list[TGITestServer], db: Path) -> Iterator[str]:
-    args = [a for i, s in enumerate(servers) for a in ("--backend", f"{'AB'[i]}={s.url}")]
-    with running_app([*args, "--database-url", f"sqlite:///{db}"]) as (url, _):
-        yield url
+class RaceApp(NamedTuple):
+    """The module's one app (backends A and B, a SQLite store) as one test sees it."""
+
+    url: str
+    servers: list[TGITestServer]
+    db: Path
+    earlier: int  # turns the module's earlier tests stored
+
+    def stored_turns(self, n: int) -> list[list[str]]:
+        """This test's stored turns (user messages each), once ``n`` are stored (a wait: storing follows
+        the turn), or after 60 s whatever is there."""
+        deadline = time.monotonic() + 60
+        while len(found := stored_turns(self.db)[self.earlier:]) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return found
+
+    def pane_prompts(self, position: int, n: int) -> list[list[str]]:
+        """Pane ``position``'s stored prompts in this test, once ``n`` turns are stored."""
+        self.stored_turns(n)
+        return pane_prompts(self.db, position)[self.earlier:]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[str, list[TGITestServer], Path]]:
+    """One app for the module's tests (each in its own page, so its own session)."""
+    db = tmp_path_factory.mktemp("races") / "store.db"
+    with TGITestServer() as a, TGITestServer() as b, running_app(
+            ["--backend", f"A={a.url}", "--backend", f"B={b.url}", "--database-url", f"sqlite:///{db}"]) as (url, _):
+        yield url, [a, b], db
+
+
+@pytest.fixture
+def app(shared) -> RaceApp:
+    url, servers, db = shared
+    renew(*servers)
+    return RaceApp(url, servers, db, len(stored_turns(db)))
 
 
 def send(page: Page, text: str) -> None:
@@ -102,119 +134,114 @@ def pane_prompts(db: Path, position: int) -> list[list[str]]:
     return [[m["content"] for m in messages if m["role"] != "system"] for messages in rows]
 
 
-def test_regenerate_is_off_while_a_turn_streams_and_no_turn_vanishes(page: Page, tgi_server_factory, tmp_path):
-    servers = [tgi_server_factory(behavior=Behavior(text="Reply one.")) for _ in range(2)]
-    db = tmp_path / "store.db"
-    with compare_app(servers, db) as url:
-        page.goto(url)
-        finished_turn(page, "first")
-        answer(servers, ENDLESS)
-        streaming_turn(page, "second")
-        expect(page.locator("#regenerate")).to_be_disabled()
-        expect(page.locator("#send")).to_be_disabled()
-        expect(page.locator("#vote-panel")).to_be_hidden()  # no vote on turn one while turn two runs
-        stop_turn(page)
-        expect(page.locator("#regenerate")).to_be_enabled()
-        answer(servers, Behavior(text="Regenerated."))
-        page.locator("#regenerate").click()
-        expect(page.locator("#pane-0-chat")).to_contain_text("Regenerated.")
-        expect(page.locator("#pane-1-chat")).to_contain_text("Regenerated.")
-        wait_finished(page)
-        for i, s in enumerate(servers):
-            assert users_shown(page, i) == ["first", "second"]
-            assert users_sent(s) == ["first", "second"], "the regenerated turn answers the shown conversation"
-        send(page, "third")
-        expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(3)
-        wait_finished(page)
-        for i, s in enumerate(servers):
-            assert users_shown(page, i) == ["first", "second", "third"]
-            assert users_sent(s) == ["first", "second", "third"]
-            assert ASSISTANT.findall(prompts(s)[-1]) == ["Reply one.", "Regenerated."]
-        expect(page.locator("#vote-panel")).to_be_visible()
-    assert stored_turns(db) == [["first"], ["first", "second"], ["first", "second"], ["first", "second", "third"]]
+def test_regenerate_is_off_while_a_turn_streams_and_no_turn_vanishes(page: Page, app: RaceApp):
+    servers = app.servers
+    answer(servers, Behavior(text="Reply one."))
+    page.goto(app.url)
+    finished_turn(page, "first")
+    answer(servers, ENDLESS)
+    streaming_turn(page, "second")
+    expect(page.locator("#regenerate")).to_be_disabled()
+    expect(page.locator("#send")).to_be_disabled()
+    expect(page.locator("#vote-panel")).to_be_hidden()  # no vote on turn one while turn two runs
+    stop_turn(page)
+    expect(page.locator("#regenerate")).to_be_enabled()
+    answer(servers, Behavior(text="Regenerated."))
+    page.locator("#regenerate").click()
+    expect(page.locator("#pane-0-chat")).to_contain_text("Regenerated.")
+    expect(page.locator("#pane-1-chat")).to_contain_text("Regenerated.")
+    wait_finished(page)
+    for i, s in enumerate(servers):
+        assert users_shown(page, i) == ["first", "second"]
+        assert users_sent(s) == ["first", "second"], "the regenerated turn answers the shown conversation"
+    send(page, "third")
+    expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(3)
+    wait_finished(page)
+    for i, s in enumerate(servers):
+        assert users_shown(page, i) == ["first", "second", "third"]
+        assert users_sent(s) == ["first", "second", "third"]
+        assert ASSISTANT.findall(prompts(s)[-1]) == ["Reply one.", "Regenerated."]
+    expect(page.locator("#vote-panel")).to_be_visible()
+    assert app.stored_turns(4) == [["first"], ["first", "second"], ["first", "second"], ["first", "second", "third"]]
 
 
-def test_clear_mid_stream_ends_it_and_the_old_conversation_never_returns(page: Page, tgi_server_factory, tmp_path):
-    servers = [tgi_server_factory(behavior=ENDLESS) for _ in range(2)]
-    db = tmp_path / "store.db"
-    with compare_app(servers, db) as url:
-        page.goto(url)
-        streaming_turn(page, "old message")
-        page.locator("#clear").click()
-        for s in servers:
-            assert s.wait_for_disconnects(1), "Clear did not end the backend stream"
-        for i in range(2):
-            expect(page.locator(f"#pane-{i}-chat [data-testid=user]")).to_have_count(0)
-            expect(page.locator(f"#pane-{i}-metrics")).not_to_contain_text("streaming")
-        expect(page.locator("#send")).to_be_enabled()
-        answer(servers, Behavior(text="Fresh."))
-        send(page, "new message")
-        expect(page.locator("#pane-0-chat")).to_contain_text("Fresh.")
-        wait_finished(page)
-        for i, s in enumerate(servers):
-            assert users_shown(page, i) == ["new message"]
-            assert users_sent(s) == ["new message"], "the cleared conversation came back in the next request"
-        expect(page.locator("#vote-panel")).to_be_visible()
-    assert stored_turns(db) == [["new message"]], "a cleared turn is not stored"
+def test_clear_mid_stream_ends_it_and_the_old_conversation_never_returns(page: Page, app: RaceApp):
+    servers = app.servers
+    answer(servers, ENDLESS)
+    page.goto(app.url)
+    streaming_turn(page, "old message")
+    page.locator("#clear").click()
+    for s in servers:
+        assert s.wait_for_disconnects(1), "Clear did not end the backend stream"
+    for i in range(2):
+        expect(page.locator(f"#pane-{i}-chat [data-testid=user]")).to_have_count(0)
+        expect(page.locator(f"#pane-{i}-metrics")).not_to_contain_text("streaming")
+    expect(page.locator("#send")).to_be_enabled()
+    answer(servers, Behavior(text="Fresh."))
+    send(page, "new message")
+    expect(page.locator("#pane-0-chat")).to_contain_text("Fresh.")
+    wait_finished(page)
+    for i, s in enumerate(servers):
+        assert users_shown(page, i) == ["new message"]
+        assert users_sent(s) == ["new message"], "the cleared conversation came back in the next request"
+    expect(page.locator("#vote-panel")).to_be_visible()
+    assert app.stored_turns(1) == [["new message"]], "a cleared turn is not stored"
 
 
-def test_a_panes_own_clear_button_forgets_that_panes_history(page: Page, tgi_server_factory, tmp_path):
-    servers = [tgi_server_factory(behavior=Behavior(text="Reply one.")) for _ in range(2)]
-    db = tmp_path / "store.db"
-    with compare_app(servers, db) as url:
-        page.goto(url)
-        finished_turn(page, "first")
-        page.locator("#pane-0-chat button[aria-label='Clear']").click()
-        expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(0)
-        expect(page.locator("#vote-panel")).to_be_hidden()  # the turn shown is no longer whole: no vote on it
-        assert users_shown(page, 1) == ["first"]
-        answer(servers, Behavior(text="Reply two."))
-        finished_turn(page, "second")
-        assert users_shown(page, 0) == ["second"] and users_sent(servers[0]) == ["second"]
-        assert users_shown(page, 1) == ["first", "second"] and users_sent(servers[1]) == ["first", "second"]
-    assert [p[-1] for p in pane_prompts(db, 0)] == ["first", "second"]
-    assert [len(p) for p in pane_prompts(db, 0)] == [1, 1], "pane A's stored prompt starts after its 🗑"
-    assert [len(p) for p in pane_prompts(db, 1)] == [1, 3]
+def test_a_panes_own_clear_button_forgets_that_panes_history(page: Page, app: RaceApp):
+    servers = app.servers
+    answer(servers, Behavior(text="Reply one."))
+    page.goto(app.url)
+    finished_turn(page, "first")
+    page.locator("#pane-0-chat button[aria-label='Clear']").click()
+    expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(0)
+    expect(page.locator("#vote-panel")).to_be_hidden()  # the turn shown is no longer whole: no vote on it
+    assert users_shown(page, 1) == ["first"]
+    answer(servers, Behavior(text="Reply two."))
+    finished_turn(page, "second")
+    assert users_shown(page, 0) == ["second"] and users_sent(servers[0]) == ["second"]
+    assert users_shown(page, 1) == ["first", "second"] and users_sent(servers[1]) == ["first", "second"]
+    assert [p[-1] for p in app.pane_prompts(0, 2)] == ["first", "second"]
+    assert [len(p) for p in app.pane_prompts(0, 2)] == [1, 1], "pane A's stored prompt starts after its 🗑"
+    assert [len(p) for p in app.pane_prompts(1, 2)] == [1, 3]
 
 
-def test_a_panes_own_clear_button_is_refused_while_a_turn_streams(page: Page, tgi_server_factory, tmp_path):
-    servers = [tgi_server_factory(behavior=ENDLESS) for _ in range(2)]
-    db = tmp_path / "store.db"
-    with compare_app(servers, db) as url:
-        page.goto(url)
-        streaming_turn(page, "first")
-        page.locator("#pane-1-chat button[aria-label='Clear']").click()
-        expect(page.get_by_text("A turn is running")).to_be_visible()
-        expect(page.locator("#pane-1-chat [data-testid=user]")).to_have_count(1)  # shown again, and kept
-        stop_turn(page)
-        answer(servers, Behavior(text="Reply two."))
-        finished_turn(page, "second")
-        for i, s in enumerate(servers):
-            assert users_shown(page, i) == ["first", "second"] == users_sent(s)
-    assert stored_turns(db) == [["first"], ["first", "second"]]
+def test_a_panes_own_clear_button_is_refused_while_a_turn_streams(page: Page, app: RaceApp):
+    servers = app.servers
+    answer(servers, ENDLESS)
+    page.goto(app.url)
+    streaming_turn(page, "first")
+    page.locator("#pane-1-chat button[aria-label='Clear']").click()
+    expect(page.get_by_text("A turn is running")).to_be_visible()
+    expect(page.locator("#pane-1-chat [data-testid=user]")).to_have_count(1)  # shown again, and kept
+    stop_turn(page)
+    answer(servers, Behavior(text="Reply two."))
+    finished_turn(page, "second")
+    for i, s in enumerate(servers):
+        assert users_shown(page, i) == ["first", "second"] == users_sent(s)
+    assert app.stored_turns(2) == [["first"], ["first", "second"]]
 
 
-def test_send_and_enter_while_a_turn_streams_start_no_second_turn(page: Page, tgi_server_factory, tmp_path):
-    servers = [tgi_server_factory(behavior=ENDLESS) for _ in range(2)]
-    db = tmp_path / "store.db"
-    with compare_app(servers, db) as url:
-        page.goto(url)
-        streaming_turn(page, "one")
-        expect(page.locator("#send")).to_be_disabled()
-        for i in range(2):
-            expect(page.locator(f"#pane-{i}-tool-send")).to_be_hidden()
-        box = page.locator("#message textarea")
-        box.fill("two")
-        box.press("Enter")  # the box stays editable; Enter is refused with a message, the text kept
-        expect(page.get_by_text("already running")).to_be_visible()
-        expect(box).to_have_value("two")
-        assert [len(prompts(s)) for s in servers] == [1, 1], "a second turn reached the backends"
-        stop_turn(page)
-        answer(servers, Behavior(text="Reply two."))
-        page.locator("#send").click()
-        expect(page.locator("#pane-0-chat")).to_contain_text("Reply two.")
-        wait_finished(page)
-        for i, s in enumerate(servers):
-            assert users_shown(page, i) == ["one", "two"] == users_sent(s)
-        expect(page.locator("#vote-panel")).to_be_visible()
-    assert stored_turns(db) == [["one"], ["one", "two"]]
+def test_send_and_enter_while_a_turn_streams_start_no_second_turn(page: Page, app: RaceApp):
+    servers = app.servers
+    answer(servers, ENDLESS)
+    page.goto(app.url)
+    streaming_turn(page, "one")
+    expect(page.locator("#send")).to_be_disabled()
+    for i in range(2):
+        expect(page.locator(f"#pane-{i}-tool-send")).to_be_hidden()
+    box = page.locator("#message textarea")
+    box.fill("two")
+    box.press("Enter")  # the box stays editable; Enter is refused with a message, the text kept
+    expect(page.get_by_text("already running")).to_be_visible()
+    expect(box).to_have_value("two")
+    assert [len(prompts(s)) for s in servers] == [1, 1], "a second turn reached the backends"
+    stop_turn(page)
+    answer(servers, Behavior(text="Reply two."))
+    page.locator("#send").click()
+    expect(page.locator("#pane-0-chat")).to_contain_text("Reply two.")
+    wait_finished(page)
+    for i, s in enumerate(servers):
+        assert users_shown(page, i) == ["one", "two"] == users_sent(s)
+    expect(page.locator("#vote-panel")).to_be_visible()
+    assert app.stored_turns(2) == [["one"], ["one", "two"]]
