@@ -196,53 +196,62 @@ class TurnEvents:
 
 
 class CompareView:
-    """Pane states -> widget updates for the Compare tab (``live`` while streaming, ``full`` otherwise)."""
+    """Pane states -> widget updates for the Compare tab (``live`` while streaming, ``full`` otherwise).
+
+    Every value is already postprocessed: the events that show them run with ``postprocess=False``
+    (Gradio would otherwise postprocess each output in a worker thread and walk it twice for files,
+    on every update: about a fifth of the app's CPU per turn under load, benchmarks/load.py). The
+    session is not an output: every action changes it in place, and an output ``gr.State`` costs
+    Gradio a walk over every listener per update. A title (the chat's label) is sent only where it
+    can change, since any property update makes Gradio build a new component.
+    """
 
     def __init__(self, w: CompareWidgets, settings: Settings) -> None:
         self.w, self.settings = w, settings
 
-    def live(self, session: CompareSession) -> Outputs:
-        """What changes while tokens stream: chats, summaries, the state, already postprocessed.
+    def _chat(self, i: int, session: CompareSession, relabel: bool) -> Any:
+        pane = session.panes[i] if i < len(session.panes) else None
+        chatbot = self.w.panes[i].chatbot
+        value = chatbot.postprocess(chat_messages(shown_pane(i, pane, session)) if pane else []).model_dump()
+        return gr.update(value=value, label=pane_name(i, session)) if relabel else value
 
-        Turn events run with ``postprocess=False`` and get these values: Gradio would otherwise
-        postprocess each output in a worker thread and walk it twice for files, on every update
-        (about a fifth of the app's CPU per turn under load, measured with benchmarks/load.py).
-        """
-        out: Outputs = {self.w.state: session}
+    def live(self, session: CompareSession, relabel: bool = False) -> Outputs:
+        """What changes while tokens stream: the chats (titles too if ``relabel``) and the lines under them."""
+        out: Outputs = {}
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
-            shown = chat_messages(shown_pane(i, pane, session)) if pane else []
-            out[widgets.chatbot] = widgets.chatbot.postprocess(shown).model_dump()
+            out[widgets.chatbot] = self._chat(i, session, relabel)
             out[widgets.metrics] = widgets.metrics.postprocess(shown_summary(pane, session) if pane else "")
         return out
 
     def live_outputs(self) -> list[Any]:
         """The components a streaming update writes (see :meth:`live`)."""
-        return [self.w.state, *(c for p in self.w.panes for c in (p.chatbot, p.metrics))]
+        return [c for p in self.w.panes for c in (p.chatbot, p.metrics)]
 
-    def full(self, session: CompareSession, clear_tool_results: bool = False) -> Outputs:
+    def full(self, session: CompareSession, clear_tool_results: bool = False, relabel: bool = False) -> Outputs:
         """Everything: also tool-result boxes (emptied if asked) and the prompt inspector."""
-        out: Outputs = {self.w.state: session}
+        out = self.live(session, relabel)
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
-            out[widgets.chatbot] = gr.Chatbot(chat_messages(shown_pane(i, pane, session)) if pane else [],
-                                              label=pane_name(i, session))
-            out[widgets.metrics] = shown_summary(pane, session) if pane else ""
             step = turn.awaiting_tool(pane) if pane else None
-            out[widgets.tool_box] = gr.Group(visible=step is not None)
-            out[widgets.tool_call] = awaiting_line(step) if step else ""
-            # plain values, not component updates: Gradio builds a new component per update
-            out[widgets.tool_result] = "" if clear_tool_results else gr.skip()
+            out[widgets.tool_box] = gr.update(visible=step is not None)
+            out[widgets.tool_call] = widgets.tool_call.postprocess(awaiting_line(step) if step else "")
+            if clear_tool_results:
+                out[widgets.tool_result] = widgets.tool_result.postprocess("")
             spec = self.settings.backend(pane.backend_id) if pane and not blind_now(session) else None
-            out[widgets.inspector_header] = (inspector_header(pane, spec) if pane and spec else
-                                             "Hidden in a blind battle until you vote." if pane else "")
-            out[widgets.inspector_code] = inspector_text(pane, spec) if pane and spec else ""
+            out[widgets.inspector_header] = widgets.inspector_header.postprocess(
+                inspector_header(pane, spec) if pane and spec else
+                "Hidden in a blind battle until you vote." if pane else "")
+            out[widgets.inspector_code] = widgets.inspector_code.postprocess(
+                inspector_text(pane, spec) if pane and spec else "")
         return out
 
-    def outputs(self) -> list[Any]:
-        """Every component a turn event may update."""
-        return [self.w.state, *(c for p in self.w.panes for c in (
-            p.chatbot, p.metrics, p.tool_box, p.tool_call, p.tool_result, p.inspector_header, p.inspector_code))]
+    def outputs(self, tool_results: bool = True) -> list[Any]:
+        """Every component :meth:`full` updates (the tool-result boxes only if ``tool_results``: an output left
+        out of an update costs Gradio a new component, so events that never empty them do not list them)."""
+        return [c for p in self.w.panes for c in (
+            p.chatbot, p.metrics, p.tool_box, p.tool_call, *([p.tool_result] if tool_results else []),
+            p.inspector_header, p.inspector_code)]
 
 
 class CompareHandlers:
@@ -277,11 +286,7 @@ class CompareHandlers:
         with _refused():
             updates = self.turns.start(values[w.state], self.choices(values), values[w.message],
                                        [values[p.backend] for p in w.panes][:n], bool(values[w.blind]))
-        first = True
-        async for session in updates:
-            update = self.view.live(session)
-            if first:
-                update[w.message], first = "", False
+        async for update in self._shown(updates, {w.message: ""}):
             yield update
 
     async def regenerate(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
@@ -289,8 +294,8 @@ class CompareHandlers:
         self.gate.turn(request, values[self.visitor])
         with _refused():
             updates = self.turns.regenerate(values[self.w.state], self.choices(values))
-        async for session in updates:
-            yield self.view.live(session)
+        async for update in self._shown(updates):
+            yield update
 
     def tool_result(self, index: int) -> Callable[[str, CompareSession], AsyncIterator[Outputs]]:
         """The handler of pane ``index``'s "Return result" button (named for its API endpoint)."""
@@ -298,39 +303,52 @@ class CompareHandlers:
         async def return_result(text: str, session: CompareSession) -> AsyncIterator[Outputs]:
             with _refused():
                 updates = self.turns.continue_after_tool(session, index, text)
-            async for shown in updates:
-                yield self.view.live(shown)
+            async for update in self._shown(updates):
+                yield update
 
         return_result.__name__ = f"return_tool_result_{index}"
         return return_result
+
+    async def _shown(self, updates: AsyncIterator[CompareSession], first: Outputs | None = None
+                     ) -> AsyncIterator[Outputs]:
+        """A streaming turn's updates; the first also names the panes (a new model, a blind battle's "Model A")
+        and carries ``first`` (Send empties the message box)."""
+        relabel = True
+        async for session in updates:
+            yield {**self.view.live(session, relabel), **(first or {})} if relabel else self.view.live(session)
+            relabel = False
 
     async def inspect(self, session: CompareSession) -> Outputs:
         """The prompt inspector opened: exact token counts, then every pane widget."""
         await self.turns.recount_tokens(session)
         return self.view.full(session)
 
-    def show_full(self, session: CompareSession) -> Outputs:
-        """Every pane widget as the session is now."""
-        return self.view.full(session)
+    def turn_ended(self, session: CompareSession) -> Outputs:
+        """A turn event ended: every pane widget as the session is now, and the turn buttons on again."""
+        return {**self.view.full(session), **self.unlock(session)}
 
-    def show_full_cleared(self, session: CompareSession) -> Outputs:
-        """Every pane widget, the tool-result boxes emptied."""
-        return self.view.full(session, clear_tool_results=True)
+    def tool_turn_ended(self, session: CompareSession) -> Outputs:
+        """A turn continued after a tool result ended: as :meth:`turn_ended`, the tool-result boxes emptied."""
+        return {**self.view.full(session, clear_tool_results=True), **self.unlock(session)}
+
+    def show_full(self, session: CompareSession) -> Outputs:
+        """Every pane widget as the session is now, titles included (the names after a blind vote)."""
+        return self.view.full(session, relabel=True)
 
     def stop(self, session: CompareSession) -> Outputs:
-        """Stop: every pane stops, keeping its text."""
+        """Stop: every pane stops, keeping its text; the turn buttons are on again."""
         self.turns.stop(session)
-        return self.view.full(session)
+        return {**self.view.full(session), **self.unlock(session)}
 
     def clear(self, session: CompareSession) -> Outputs:
         """Clear: the conversation forgotten in place (a turn still streaming ends with it)."""
         self.turns.clear(session)
-        return self.view.full(session)
+        return {**self.view.full(session, clear_tool_results=True, relabel=True), **self.unlock(session)}
 
     def switch_blind(self, blind: bool, session: CompareSession) -> Outputs:
         """The Blind switch moved: a new conversation, unless a turn already runs in the new setting."""
         self.turns.switch_blind(session, bool(blind))
-        return self.view.full(session)
+        return self.view.full(session, relabel=True)
 
     def clear_pane(self, index: int) -> Callable[[CompareSession], Outputs]:
         """The handler of pane ``index``'s own 🗑 (its Chatbot's clear event): forget that pane's conversation.
@@ -352,13 +370,14 @@ class CompareHandlers:
         """The buttons that start or continue a turn: Send, Regenerate, each pane's tool-result button."""
         return [self.w.send, self.w.regenerate, *(p.tool_send for p in self.w.panes)]
 
-    def lock(self) -> list[Any]:
-        """A turn was asked for: its buttons are off until the turn event has ended."""
-        return [gr.Button(interactive=False) for _ in self.controls()]
+    def lock_js(self) -> str:
+        """A turn was asked for: its buttons go off in the page at once (no request), until the turn has ended."""
+        return f"() => Array({len(self.controls())}).fill({{__type__: 'update', interactive: false}})"
 
-    def unlock(self, session: CompareSession) -> list[Any]:
-        """An event ended: the turn buttons are on again unless the session's turn still runs."""
-        return [gr.Button(interactive=not turn_running(session)) for _ in self.controls()]
+    def unlock(self, session: CompareSession) -> Outputs:
+        """The turn buttons, on again unless the session's turn still runs."""
+        on = not turn_running(session)
+        return {button: gr.update(interactive=on) for button in self.controls()}
 
     def show_panes(self, n: int) -> list[Any]:
         """Show the first ``n`` pane columns."""
@@ -396,12 +415,13 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     # status of every progress target any listener ever had (its outputs unless ``show_progress_on``), copying each
     # whole (a column with its children, a chat with every message); "hidden" alone keeps them targets.
     quiet: dict[str, Any] = {"show_progress": "hidden", "show_progress_on": [w.n_panes]}
-    turn_options: dict[str, Any] = {"postprocess": False, "concurrency_id": TURNS,
-                                    "concurrency_limit": settings.max_turns, **quiet}
+    shown: dict[str, Any] = {"postprocess": False, **quiet}  # CompareView's values are postprocessed already
+    turn_options: dict[str, Any] = {"concurrency_id": TURNS, "concurrency_limit": settings.max_turns, **shown}
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}  # UI glue: no named API endpoint
-    # The turn buttons go off first: the page runs one trigger's listeners in order, each once the one before has
-    # ended (a turn: when it has streamed). The server refuses a second turn of a session all the same.
-    started = [trigger(h.lock, None, h.controls(), **quiet, **glue) for trigger in (
+    # The turn buttons go off first, in the page (no request): the page runs one trigger's listeners in order, each
+    # once the one before has ended (a turn: when it has streamed). The server refuses a second turn all the same.
+    controls = h.controls()
+    started = [trigger(None, None, controls, js=h.lock_js(), **quiet, **glue) for trigger in (
         w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
     send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **page_only, **turn_options)
@@ -409,26 +429,29 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **turn_options)
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
+    # Once a turn event has ended (streamed, refused or cancelled): every pane widget and the buttons, in one request.
     for event in (send_event, submit_event, regen_event):
-        event.then(h.show_full, [w.state], outputs, **quiet, **glue)
-    for event in tool_events:  # only after a result was taken: a refused one stays in its box
-        event.success(h.show_full_cleared, [w.state], outputs, **quiet, **glue)
+        event.then(h.turn_ended, [w.state], [*h.view.outputs(tool_results=False), *controls], **shown, **glue)
+    for event in tool_events:  # a result that was taken leaves its box; a refused one stays there
+        event.success(h.tool_turn_ended, [w.state], [*outputs, *controls], **shown, **glue)
+        event.failure(h.turn_ended, [w.state], [*h.view.outputs(tool_results=False), *controls], **shown, **glue)
     turn_events = [send_event, submit_event, regen_event, *tool_events]
     # The cancel goes first: Gradio adds a listener's ``cancels`` as a second listener after it, and the page
     # sends that only once the first one's request has returned (seconds under load).
     for button in (w.stop, w.clear):
         button.click(None, None, None, cancels=turn_events, queue=False, api_visibility="private")
-    stop_event = w.stop.click(h.stop, [w.state], outputs, queue=False, **quiet)
-    clear_event = w.clear.click(h.clear, [w.state], outputs, queue=False, **quiet)
-    for ended in (*turn_events, stop_event, clear_event):
-        ended.then(h.unlock, [w.state], h.controls(), **quiet, **glue)
+    stop_event = w.stop.click(h.stop, [w.state], [*h.view.outputs(tool_results=False), *controls], queue=False,
+                              **shown)
+    clear_event = w.clear.click(h.clear, [w.state], [*outputs, *controls], queue=False, **shown)
     for i, p in enumerate(w.panes):  # queued: a refusal's warning shows only for queued events
-        p.chatbot.clear(h.clear_pane(i), [w.state], outputs, api_visibility="private", **quiet)
+        p.chatbot.clear(h.clear_pane(i), [w.state], h.view.outputs(tool_results=False), api_visibility="private",
+                        **shown)
     for p in w.panes:
-        p.inspector.expand(h.inspect, [w.state], outputs, api_visibility="private", **quiet)
+        p.inspector.expand(h.inspect, [w.state], h.view.outputs(tool_results=False), api_visibility="private",
+                           **shown)
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **quiet, **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
                                  **quiet, **glue)
-    blind_event.then(h.switch_blind, [w.blind, w.state], outputs, **quiet, **glue)
-    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full, outputs=outputs,
-                      actions=h.turns, started=started)
+    blind_event.then(h.switch_blind, [w.blind, w.state], h.view.outputs(tool_results=False), **shown, **glue)
+    return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full,
+                      outputs=h.view.outputs(tool_results=False), actions=h.turns, started=started)

@@ -144,6 +144,19 @@ def hidden_view(rank_slots: int) -> list[Any]:
             gr.Accordion(visible=False), gr.skip(), "", "", gr.skip()]
 
 
+def hidden_view_js(rank_slots: int) -> str:
+    """:func:`hidden_view` as a page-side function: the panel hides as a turn is asked for, with no request.
+
+    Example:
+        >>> print(hidden_view_js(1))
+        () => { const hide = {__type__: 'update', visible: false}, skip = {__type__: 'update'};
+                return [hide, skip, skip, skip, hide, hide, skip, '', '', skip]; }
+    """
+    shown = ", ".join(["hide", "skip", "skip", "skip", *["hide"] * rank_slots, "hide", "skip", "''", "''", "skip"])
+    return ("() => { const hide = {__type__: 'update', visible: false}, skip = {__type__: 'update'};\n"
+            f"        return [{shown}]; }}")
+
+
 def append_to_hub(hub_log: HubVoteLog | None, vote: Vote, vs: VoteSession) -> None:
     """Append a stored vote to the Hub log (Spaces); a failure is logged, the vote is already safe."""
     if hub_log is None or vs.record is None:
@@ -259,10 +272,6 @@ class VoteHandlers:
                            self.gate.terms.version)
         return accepted, gr.Column(visible=False)
 
-    def turn_started(self) -> list[Any]:
-        """A turn started: hide the panel until it has finished."""
-        return hidden_view(self.slots)
-
 
 def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store: Store, settings: Settings,
               gate: Gatekeeper, visitor: gr.State,
@@ -284,10 +293,11 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     events.stop.then(h.store_turn, turn_inputs, outputs, **quiet, api_name="store_turn_after_stop")
     glue: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     show_names = (events.refresh, [compare.state], events.outputs)  # a blind vote reveals the names on the panes
+    hide = hidden_view_js(h.slots)  # in the page, no request (a turn's first listener is page-side too)
     for started in events.started:  # at once, not after the turn's listener (the page runs those in order)
-        started.then(h.turn_started, None, outputs, **quiet, **glue)
+        started.then(None, None, outputs, js=hide, **quiet, **glue)
     for start in (compare.clear.click, compare.blind.change, *(p.chatbot.clear for p in compare.panes)):
-        start(h.turn_started, None, outputs, queue=False, **quiet, api_visibility="private")
+        start(None, None, outputs, js=hide, **quiet, **glue)
     votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}",  # type: ignore[arg-type]
                           **on_status) for kind, button in w.pair.items()]
     votes += [button.click(h.pick(i), turn_inputs, outputs, api_name=f"rank_pane_{i}",  # type: ignore[arg-type]
@@ -295,7 +305,7 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     w.undo.click(h.undo_pick, [compare.state, w.state], outputs, api_name="rank_undo", **on_status)
     w.reset.click(h.reset_picks, [compare.state, w.state], outputs, api_name="rank_reset", **on_status)
     for voted in votes:
-        voted.success(*show_names, **quiet, **glue)
+        voted.success(*show_names, postprocess=False, **quiet, **glue)  # CompareView postprocesses
     wire_recheck(w.recheck, votes, w.state, visitor, store, settings, gate)  # now and then, a past pair re-shown
     w.gold_save.click(h.save_gold, [w.gold_text, *turn_inputs], outputs, api_name="save_gold", **on_status)
     w.accept.click(h.accept_terms, visitor, [visitor, w.consent], api_name="accept_terms")
