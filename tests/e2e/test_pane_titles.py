@@ -103,6 +103,11 @@ def test_panes_sit_side_by_side_on_wide_screens_and_stack_on_a_phone(browser, ap
         expect(page.locator(f"#pane-{n - 1}")).to_be_visible()
         rows = pane_rows(page, n)
         assert [len(r) for r in rows] == per_row, rows
+        for i in range(n):  # a pane's badges stay inside it, never over the next pane
+            right = page.locator(f"#pane-{i}").evaluate("(p) => p.getBoundingClientRect().right")
+            badges = page.locator(f"#pane-{i}-head .badge").evaluate_all(
+                "(bs) => bs.map((b) => b.getBoundingClientRect().right)")
+            assert badges and max(badges) <= right + 0.5, (i, badges, right)
         settings = page.locator("#compare-settings").bounding_box()
         assert settings is not None
         if width >= 900:  # the settings column stays beside the panes, not below them
