@@ -22,7 +22,7 @@ from playground.types import SamplingParams
 from tests.support import raw_gradio as raw
 from tests.support.app_process import running_app
 from tests.support.tgi_protocol import Behavior
-from tests.support.tgi_server import TGITestServer
+from tests.support.tgi_server import TGITestServer, renew
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -39,13 +39,26 @@ def users_sent(server: TGITestServer) -> list[str]:
     return USER.findall(prompts(server)[-1])
 
 
-@pytest.fixture
-def app(tgi_server_factory, tmp_path) -> Iterator[tuple[httpx.Client, list[TGITestServer]]]:
-    servers = [tgi_server_factory(behavior=ENDLESS) for _ in range(2)]
-    args = [a for i, s in enumerate(servers) for a in ("--backend", f"{'AB'[i]}={s.url}")]
-    with running_app([*args, "--database-url", f"sqlite:///{tmp_path / 'store.db'}"]) as (url, _):
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[httpx.Client, list[TGITestServer]]]:
+    """One app for the module's scripts (one start-up); each script is its own session."""
+    with TGITestServer() as a, TGITestServer() as b, running_app(
+            ["--backend", f"A={a.url}", "--backend", f"B={b.url}",
+             "--database-url", f"sqlite:///{tmp_path_factory.mktemp('races') / 'store.db'}"]) as (url, _):
         with httpx.Client(base_url=url, timeout=60) as client:
-            yield client, servers
+            yield client, [a, b]
+
+
+@pytest.fixture
+def app(shared) -> Iterator[tuple[Script, list[TGITestServer]]]:
+    """A new session's script on the shared app, whose servers reply endlessly; afterwards the session is
+    cleared, which ends any stream it left running, before the next test renews the servers."""
+    client, servers = shared
+    renew(*servers, behavior=ENDLESS)
+    script = Script(client)
+    yield script, servers
+    assert script.call("clear", "click").success
+    assert wait(lambda: all(s.active == 0 for s in servers)), "a stream outlived the test"
 
 
 class Script:
@@ -96,8 +109,7 @@ def start_endless_turn(script: Script, servers: list[TGITestServer], text: str) 
 
 
 def test_a_script_regenerate_send_or_tool_result_mid_turn_is_refused(app):
-    client, servers = app
-    script = Script(client)
+    script, servers = app
     start_endless_turn(script, servers, "first")
     for elem_id, event in (("regenerate", "click"), ("send", "click"), ("message", "submit"),
                            ("pane-0-tool-send", "click")):
@@ -108,8 +120,7 @@ def test_a_script_regenerate_send_or_tool_result_mid_turn_is_refused(app):
 
 
 def test_a_script_clear_mid_turn_ends_the_streams_and_the_next_turn_starts_afresh(app):
-    client, servers = app
-    script = Script(client)
+    script, servers = app
     start_endless_turn(script, servers, "old message")
     assert script.call("clear", "click").success  # no cancel sent: Clear alone must end the turn
     for s in servers:
@@ -120,8 +131,7 @@ def test_a_script_clear_mid_turn_ends_the_streams_and_the_next_turn_starts_afres
 
 
 def test_a_script_pane_clear_is_refused_mid_turn_and_after_it_forgets_that_pane(app):
-    client, servers = app
-    script = Script(client)
+    script, servers = app
     start_endless_turn(script, servers, "first")
     refused = script.call("pane-1-chat", "clear")
     assert "A turn is running" in refused.text

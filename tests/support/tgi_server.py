@@ -267,6 +267,14 @@ class TGITestServer:
 # --- HTTP app ---------------------------------------------------------------------------------
 
 
+def renew(*servers: TGITestServer, behavior: Behavior | None = None) -> None:
+    """Ready servers that a module's tests share (behind one app start-up) for the next test: forget what
+    they recorded and queued, and answer with ``behavior`` (the default Behavior when None)."""
+    for server in servers:
+        server.reset()
+        server.behavior = behavior or Behavior()
+
+
 def _json_or_text(raw: bytes) -> Any:
     try:
         return json.loads(raw)
