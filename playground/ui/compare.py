@@ -44,6 +44,20 @@ from playground.ui.panes import awaiting_line, chat_messages
 Outputs = dict[Any, Any]
 TURNS = "turns"  # the concurrency id of every event that runs a turn (at most --max-turns at once)
 
+# Send empties the message box in the page as the request leaves (the text is in it). The server cannot do it:
+# its update would have to leave the box alone on every later streamed update, and Gradio turns each "leave it
+# alone" into a whole new Textbox (a fifth of the app's CPU per turn). A refused turn puts the text back unless
+# something new was typed; Stop, Clear and the Blind switch forget it first, since cancelling a turn also runs
+# its failure listeners.
+TAKE_MESSAGE_JS = """(...values) => {
+  const box = document.querySelector("#message textarea");
+  window.hermesUnsent = box ? box.value : null;
+  if (box) { box.value = ""; box.dispatchEvent(new Event("input", {bubbles: true})); }
+  return values;
+}"""
+PUT_BACK_MESSAGE_JS = "(typed) => typed || window.hermesUnsent || ''"
+FORGET_MESSAGE_JS = "(...values) => { window.hermesUnsent = null; return values; }"
+
 
 @dataclass
 class PaneWidgets:
@@ -280,13 +294,13 @@ class CompareHandlers:
             grammar=bool(values[w.modes.grammar]), max_depth=values[w.modes.max_depth])
 
     async def send(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
-        """Send: a new turn on the chosen panes (random ones in a new blind battle); empties the message box."""
+        """Send: a new turn on the chosen panes (random ones in a new blind battle); the page empties the box."""
         self.gate.turn(request, values[self.visitor])
         w, n = self.w, int(values[self.w.n_panes])
         with _refused():
             updates = self.turns.start(values[w.state], self.choices(values), values[w.message],
                                        [values[p.backend] for p in w.panes][:n], bool(values[w.blind]))
-        async for update in self._shown(updates, {w.message: ""}):
+        async for update in self._shown(updates):
             yield update
 
     async def regenerate(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
@@ -309,13 +323,11 @@ class CompareHandlers:
         return_result.__name__ = f"return_tool_result_{index}"
         return return_result
 
-    async def _shown(self, updates: AsyncIterator[CompareSession], first: Outputs | None = None
-                     ) -> AsyncIterator[Outputs]:
-        """A streaming turn's updates; the first also names the panes (a new model, a blind battle's "Model A")
-        and carries ``first`` (Send empties the message box)."""
+    async def _shown(self, updates: AsyncIterator[CompareSession]) -> AsyncIterator[Outputs]:
+        """A streaming turn's updates; the first also names the panes (a new model, a blind battle's "Model A")."""
         relabel = True
         async for session in updates:
-            yield {**self.view.live(session, relabel), **(first or {})} if relabel else self.view.live(session)
+            yield self.view.live(session, relabel)
             relabel = False
 
     async def inspect(self, session: CompareSession) -> Outputs:
@@ -424,8 +436,10 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     started = [trigger(None, None, controls, js=h.lock_js(), **quiet, **glue) for trigger in (
         w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
-    send_event = w.send.click(h.send, inputs, [*live, w.message], api_name="send", **page_only, **turn_options)
-    submit_event = w.message.submit(h.send, inputs, [*live, w.message], api_name=False, **turn_options)
+    send_event = w.send.click(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name="send", **page_only, **turn_options)
+    submit_event = w.message.submit(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name=False, **turn_options)
+    for event in (send_event, submit_event):
+        event.failure(None, w.message, w.message, js=PUT_BACK_MESSAGE_JS, **quiet, **glue)
     regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **turn_options)
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
@@ -439,7 +453,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     # The cancel goes first: Gradio adds a listener's ``cancels`` as a second listener after it, and the page
     # sends that only once the first one's request has returned (seconds under load).
     for button in (w.stop, w.clear):
-        button.click(None, None, None, cancels=turn_events, queue=False, api_visibility="private")
+        button.click(None, None, None, cancels=turn_events, js=FORGET_MESSAGE_JS, queue=False, api_visibility="private")
     stop_event = w.stop.click(h.stop, [w.state], [*h.view.outputs(tool_results=False), *controls], queue=False,
                               **shown)
     clear_event = w.clear.click(h.clear, [w.state], [*outputs, *controls], queue=False, **shown)
@@ -451,7 +465,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
                            **shown)
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **quiet, **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
-                                 **quiet, **glue)
+                                 js=FORGET_MESSAGE_JS, **quiet, **glue)
     blind_event.then(h.switch_blind, [w.blind, w.state], h.view.outputs(tool_results=False), **shown, **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full,
                       outputs=h.view.outputs(tool_results=False), actions=h.turns, started=started)
