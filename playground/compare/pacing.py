@@ -35,6 +35,9 @@ class UpdatePacer:
     fastest_hz: float = 20.0
     slowest_hz: float = 5.0
     chars_per_s: float = 40_000.0
+    # What is shown at once (a first token, an end) still waits this long after the previous update, so that
+    # the panes' near-simultaneous ones (four first tokens, four ends) share one update.
+    urgent_gap_s: float = 0.03
     active: int = field(default=0)
 
     def interval_s(self, shown_chars: int = 0) -> float:

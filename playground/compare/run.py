@@ -329,7 +329,8 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
 
     Panes must have been prepared with :func:`begin` (or :func:`resume`). With a ``pacer``,
     tokens are held until its interval (longer as the replies grow) has passed since the previous yield; a pane's first
-    token, a tool round, an error or an end is shown at once, with whatever was held.
+    token, a tool round, an error or an end is shown at once (at least ``urgent_gap_s`` after the previous yield),
+    with whatever was held.
     Closing this generator (or cancelling the task iterating it) cancels every stream, which
     closes its HTTP connection.
     """
@@ -343,8 +344,9 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
         with pacer.turn() if pacer is not None else contextlib.nullcontext():
             while running:
                 batch = [await queue.get()]
-                if pacer is not None and not wake.is_set():
+                if pacer is not None:
                     await _hold(wake, last_yield + pacer.interval_s(_shown_chars(panes)) - clock())
+                    await asyncio.sleep(max(0.0, last_yield + pacer.urgent_gap_s - clock()))
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 wake.clear()  # everything that set it is in this batch
