@@ -212,6 +212,24 @@ class Turns:
             session.panes[index] = PaneState(old.backend_id, old.label, model_id=old.model_id)
             session.turn_id = ""
 
+    def change_model(self, session: CompareSession, index: int, backend_id: object) -> None:
+        """Pane ``index``'s dropdown picked ``backend_id``: the pane forgets its conversation now, as its next
+        request would (a new model starts afresh), and the turn shown, no longer whole, gets no vote. In a blind
+        battle the models are the battle's: nothing changes.
+
+        Raises:
+            TurnSetupError: a turn is running, or the backend is unknown (nothing changed).
+        """
+        spec = next((b for b in self.settings.backends if b.id == backend_id), None)
+        if spec is None:
+            raise TurnSetupError("Choose one of the listed models.")
+        if session.blind or not 0 <= index < len(session.panes) or session.panes[index].backend_id == spec.id:
+            return
+        if turn_running(session):
+            raise TurnSetupError(BUSY)
+        session.panes[index] = PaneState(spec.id, spec.label)
+        session.turn_id = ""
+
     async def recount_tokens(self, session: CompareSession) -> None:
         """The prompt inspector opened: count each pane's last prompt on its server, from now on too."""
         session.inspect = True

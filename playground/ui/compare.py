@@ -38,7 +38,7 @@ from playground.ui.modes import (
     wire_modes,
     wire_system_prompt,
 )
-from playground.ui.pane_head import COMPOSER_HINT, pane_head_html
+from playground.ui.pane_head import COMPOSER_HINT, pane_head_html, pane_title
 from playground.ui.panes import awaiting_line, chat_messages
 
 Outputs = dict[Any, Any]
@@ -378,6 +378,27 @@ class CompareHandlers:
         clear_pane.__name__ = f"clear_pane_{index}"
         return clear_pane
 
+    def change_model(self, index: int) -> Callable[[object, object, CompareSession], Outputs]:
+        """The handler of pane ``index``'s model dropdown: the pane forgets its conversation (its next request would)
+        and its title names the new model at once; refused while a turn runs (the dropdown goes back)."""
+        w = self.w.panes[index]
+        labels = {spec.id: spec.label for spec in self.turns.settings.backends}
+
+        def change_model(backend_id: object, blind: object, session: CompareSession) -> Outputs:
+            try:
+                self.turns.change_model(session, index, backend_id)
+            except TurnSetupError as exc:
+                gr.Warning(str(exc))
+                pane = session.panes[index] if index < len(session.panes) else None
+                return {w.backend: pane.backend_id if pane else gr.skip()}
+            shown = self.view.live(session)
+            title = gr.skip() if blind is not False or session.blind else pane_title(index, backend_id, labels)
+            return {w.chatbot: gr.update(value=shown[w.chatbot], label=title) if isinstance(title, str)
+                    else shown[w.chatbot], w.metrics: shown[w.metrics]}
+
+        change_model.__name__ = f"change_model_{index}"
+        return change_model
+
     def controls(self) -> list[gr.Button]:
         """The buttons that start or continue a turn: Send, Regenerate, each pane's tool-result button."""
         return [self.w.send, self.w.regenerate, *(p.tool_send for p in self.w.panes)]
@@ -460,6 +481,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     for i, p in enumerate(w.panes):  # queued: a refusal's warning shows only for queued events
         p.chatbot.clear(h.clear_pane(i), [w.state], h.view.outputs(tool_results=False), api_visibility="private",
                         **shown)
+        p.backend.change(h.change_model(i), [p.backend, w.blind, w.state], [p.backend, p.chatbot, p.metrics],
+                         api_visibility="private", **shown)
     for p in w.panes:
         p.inspector.expand(h.inspect, [w.state], h.view.outputs(tool_results=False), api_visibility="private",
                            **shown)

@@ -8,7 +8,7 @@ badges say nothing about the hidden model: no health, only the system prompt the
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -68,37 +68,13 @@ def pane_title(i: int, backend_id: object, labels: Mapping[str, str]) -> str:
     return f"Pane {chr(65 + i)} · {label}" if label else f"Pane {chr(65 + i)}"
 
 
-def _retitler(i: int, labels: Mapping[str, str]) -> Callable[[object, object], Any]:
-    """The handler of pane ``i``'s dropdown: its chat's new label, or nothing in a blind battle."""
-
-    def retitle(blind_now: object, backend_id: object) -> Any:
-        return gr.skip() if blind_now is not False else gr.update(label=pane_title(i, backend_id, labels))
-
-    retitle.__name__ = f"retitle_pane_{i}"
-    return retitle
-
-
-def wire_pane_titles(panes: Sequence[Any], blind: gr.Checkbox) -> None:
-    """Retitle a pane (its chat's label) as soon as its dropdown picks another model, not at the next Send.
-
-    The labels are the dropdown's own choices (built from the Settings' backends), never what the
-    client sends. In a blind battle the dropdowns are hidden and the title stays "Model A".
-    """
-    glue: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
-    for i, pane in enumerate(panes):
-        labels = {str(value): str(label) for label, value in pane.backend.choices}
-        pane.backend.change(_retitler(i, labels), [blind, pane.backend], pane.chatbot, show_progress_on=[pane.head],
-                            **glue)
-
-
 def wire_pane_heads(panes: Sequence[Any], blind: gr.Checkbox, health: gr.State) -> tuple[Any, list[Any], list[Any]]:
-    """Redraw the badges when a pane's backend or system-prompt choice changes or Blind toggles, and
-    retitle a pane when its backend changes (:func:`wire_pane_titles`).
+    """Redraw the badges when a pane's backend or system-prompt choice changes or Blind toggles (the title follows
+    the backend in ``ui/compare.py``: the pane forgets its conversation too).
 
     ``panes`` are the Compare tab's ``PaneWidgets``. Returns ``(fn, inputs, outputs)`` for the page
     load to chain after the health probe.
     """
-    wire_pane_titles(panes, blind)
     count = len(panes)
 
     def redraw(health_now: object, blind_now: object, *values: object) -> list[str]:

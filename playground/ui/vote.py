@@ -296,7 +296,8 @@ def wire_vote(w: VoteWidgets, compare: CompareWidgets, events: TurnEvents, store
     hide = hidden_view_js(h.slots)  # in the page, no request (a turn's first listener is page-side too)
     for started in events.started:  # at once, not after the turn's listener (the page runs those in order)
         started.then(None, None, outputs, js=hide, **quiet, **glue)
-    for start in (compare.clear.click, compare.blind.change, *(p.chatbot.clear for p in compare.panes)):
+    for start in (compare.clear.click, compare.blind.change,
+                  *(e for p in compare.panes for e in (p.chatbot.clear, p.backend.change))):
         start(None, None, outputs, js=hide, **quiet, **glue)
     votes = [button.click(h.pair(kind), turn_inputs, outputs, api_name=f"vote_{kind}",  # type: ignore[arg-type]
                           **on_status) for kind, button in w.pair.items()]

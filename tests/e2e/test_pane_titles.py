@@ -62,12 +62,18 @@ def test_a_pane_title_follows_its_dropdown_at_once_and_after_send(browser, app):
         pick(page, 1, "Alpha")
         expect(title(page, 1)).to_have_text("Pane B · Alpha")  # before any Send
         expect(title(page, 0)).to_have_text("Pane A · Alpha")
+        # A new model starts afresh: the pane shows no conversation its next request would not carry.
+        expect(page.locator("#pane-1-chat [data-testid=user]")).to_have_count(0)
+        expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(1)
         page.wait_for_timeout(300)
         assert len(alpha.requests) == asked, "picking a model sent a request"
         send(page, "Again")  # the new model answers and the title stays its name
         assert alpha.wait_for_requests(asked + 2, timeout=15.0)
         expect(page.locator("#pane-1-chat")).to_contain_text("From Alpha.")
         expect(title(page, 1)).to_have_text("Pane B · Alpha")
+        sent = [r["body"]["inputs"] for r in alpha.requests[asked:] if "inputs" in (r["body"] or {})]
+        assert sorted("Hello" in prompt for prompt in sent) == [False, True], "pane A keeps its history, B not"
+        expect(page.locator("#pane-1-chat [data-testid=user]")).to_have_count(1)
         pick(page, 1, "Beta")
         expect(title(page, 1)).to_have_text("Pane B · Beta")
         page.locator("#blind").get_by_role("checkbox").check()  # a blind battle names no model
