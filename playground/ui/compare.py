@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +137,8 @@ def _build_pane(i: int, settings: Settings, assets: ModeAssets) -> PaneWidgets:
             rank = gr.Button("Rank", visible=False, size="lg", scale=0, min_width=110, elem_id=f"pane-{i}-rank",
                              elem_classes=["rank-mark"])
         # The chatbot's label names the pane ("Model A" in a blind battle); app.css keeps it from floating.
-        chatbot = gr.Chatbot(label=name, height="52vh", min_height=260, elem_id=f"pane-{i}-chat",
+        title = pane_title(i, ids[i % len(ids)] if ids else None, {spec.id: spec.label for spec in settings.backends})
+        chatbot = gr.Chatbot(label=title, height="52vh", min_height=260, elem_id=f"pane-{i}-chat",
                              buttons=["copy"], feedback_options=None, elem_classes=["pane-chat"])
         metrics = gr.Markdown("", elem_id=f"pane-{i}-metrics")
         with gr.Group(visible=False) as tool_box:
@@ -222,19 +223,28 @@ class CompareView:
 
     def __init__(self, w: CompareWidgets, settings: Settings) -> None:
         self.w, self.settings = w, settings
+        self.labels = {spec.id: spec.label for spec in settings.backends}
 
-    def _chat(self, i: int, session: CompareSession, relabel: bool) -> Any:
+    def titles(self, session: CompareSession, blind: object, backend_ids: Sequence[object]) -> list[str]:
+        """Each pane's title: the model of its conversation, "Model A" in a hidden blind battle (or with Blind on
+        before one), else the model its dropdown (``backend_ids``) picked."""
+        return [pane_name(i, session) if i < len(session.panes) or blind_now(session) else
+                f"Model {chr(65 + i)}" if blind is True else pane_title(i, backend_id, self.labels)
+                for i, backend_id in enumerate(backend_ids)]
+
+    def _chat(self, i: int, session: CompareSession, title: str | None) -> Any:
         pane = session.panes[i] if i < len(session.panes) else None
         chatbot = self.w.panes[i].chatbot
         value = chatbot.postprocess(chat_messages(shown_pane(i, pane, session)) if pane else []).model_dump()
-        return gr.update(value=value, label=pane_name(i, session)) if relabel else value
+        return value if title is None else gr.update(value=value, label=title)
 
-    def live(self, session: CompareSession, relabel: bool = False) -> Outputs:
-        """What changes while tokens stream: the chats (titles too if ``relabel``) and the lines under them."""
+    def live(self, session: CompareSession, titles: Sequence[str] | None = None) -> Outputs:
+        """What changes while tokens stream: the chats and the lines under them; the titles too if given (a title
+        is a property: any property update makes Gradio build a new component, so only where they change)."""
         out: Outputs = {}
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
-            out[widgets.chatbot] = self._chat(i, session, relabel)
+            out[widgets.chatbot] = self._chat(i, session, titles[i] if titles else None)
             out[widgets.metrics] = widgets.metrics.postprocess(shown_summary(pane, session) if pane else "")
         return out
 
@@ -242,9 +252,10 @@ class CompareView:
         """The components a streaming update writes (see :meth:`live`)."""
         return [c for p in self.w.panes for c in (p.chatbot, p.metrics)]
 
-    def full(self, session: CompareSession, clear_tool_results: bool = False, relabel: bool = False) -> Outputs:
+    def full(self, session: CompareSession, clear_tool_results: bool = False,
+             titles: Sequence[str] | None = None) -> Outputs:
         """Everything: also tool-result boxes (emptied if asked) and the prompt inspector."""
-        out = self.live(session, relabel)
+        out = self.live(session, titles)
         for i, widgets in enumerate(self.w.panes):
             pane = session.panes[i] if i < len(session.panes) else None
             step = turn.awaiting_tool(pane) if pane else None
@@ -324,11 +335,13 @@ class CompareHandlers:
         return return_result
 
     async def _shown(self, updates: AsyncIterator[CompareSession]) -> AsyncIterator[Outputs]:
-        """A streaming turn's updates; the first also names the panes (a new model, a blind battle's "Model A")."""
-        relabel = True
+        """A streaming turn's updates; in a blind battle the first also titles the panes ("Model A" again after a
+        vote named the last battle's models). Otherwise the titles already follow the dropdowns."""
+        first = True
         async for session in updates:
-            yield self.view.live(session, relabel)
-            relabel = False
+            titled = first and session.blind
+            yield self.view.live(session, [pane_name(i, session) for i in range(len(self.w.panes))] if titled else None)
+            first = False
 
     async def inspect(self, session: CompareSession) -> Outputs:
         """The prompt inspector opened: exact token counts, then every pane widget."""
@@ -345,22 +358,23 @@ class CompareHandlers:
 
     def show_full(self, session: CompareSession) -> Outputs:
         """Every pane widget as the session is now, titles included (the names after a blind vote)."""
-        return self.view.full(session, relabel=True)
+        return self.view.full(session, titles=[pane_name(i, session) for i in range(len(self.w.panes))])
 
     def stop(self, session: CompareSession) -> Outputs:
         """Stop: every pane stops, keeping its text; the turn buttons are on again."""
         self.turns.stop(session)
         return {**self.view.full(session), **self.unlock(session)}
 
-    def clear(self, session: CompareSession) -> Outputs:
+    def clear(self, session: CompareSession, blind: object, *backend_ids: object) -> Outputs:
         """Clear: the conversation forgotten in place (a turn still streaming ends with it)."""
         self.turns.clear(session)
-        return {**self.view.full(session, clear_tool_results=True, relabel=True), **self.unlock(session)}
+        titles = self.view.titles(session, blind, backend_ids)
+        return {**self.view.full(session, clear_tool_results=True, titles=titles), **self.unlock(session)}
 
-    def switch_blind(self, blind: bool, session: CompareSession) -> Outputs:
+    def switch_blind(self, blind: object, session: CompareSession, *backend_ids: object) -> Outputs:
         """The Blind switch moved: a new conversation, unless a turn already runs in the new setting."""
-        self.turns.switch_blind(session, bool(blind))
-        return self.view.full(session, relabel=True)
+        self.turns.switch_blind(session, blind is True)
+        return self.view.full(session, titles=self.view.titles(session, blind, backend_ids))
 
     def clear_pane(self, index: int) -> Callable[[CompareSession], Outputs]:
         """The handler of pane ``index``'s own 🗑 (its Chatbot's clear event): forget that pane's conversation.
@@ -477,7 +491,8 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
         button.click(None, None, None, cancels=turn_events, js=FORGET_MESSAGE_JS, queue=False, api_visibility="private")
     stop_event = w.stop.click(h.stop, [w.state], [*h.view.outputs(tool_results=False), *controls], queue=False,
                               **shown)
-    clear_event = w.clear.click(h.clear, [w.state], [*outputs, *controls], queue=False, **shown)
+    backends = [p.backend for p in w.panes]
+    clear_event = w.clear.click(h.clear, [w.state, w.blind, *backends], [*outputs, *controls], queue=False, **shown)
     for i, p in enumerate(w.panes):  # queued: a refusal's warning shows only for queued events
         p.chatbot.clear(h.clear_pane(i), [w.state], h.view.outputs(tool_results=False), api_visibility="private",
                         **shown)
@@ -489,6 +504,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     w.n_panes.change(h.show_panes, w.n_panes, [p.column for p in w.panes], **quiet, **glue)
     blind_event = w.blind.change(h.toggle_blind, w.blind, [p.backend for p in w.panes], cancels=turn_events,
                                  js=FORGET_MESSAGE_JS, **quiet, **glue)
-    blind_event.then(h.switch_blind, [w.blind, w.state], h.view.outputs(tool_results=False), **shown, **glue)
+    blind_event.then(h.switch_blind, [w.blind, w.state, *backends], h.view.outputs(tool_results=False), **shown,
+                     **glue)
     return TurnEvents(turns=turn_events, stop=stop_event, clear=clear_event, refresh=h.show_full,
                       outputs=h.view.outputs(tool_results=False), actions=h.turns, started=started)
