@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support.app_process import running_app
+from tests.support.tgi_server import DEFAULT_MODEL, TGITestServer, renew
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,3 +49,71 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+# The apps e2e tests share (one start-up each, not one per test): backend labels and their servers' model ids.
+APPS = {"alpha_beta": {"Alpha": DEFAULT_MODEL, "Beta": DEFAULT_MODEL},
+        "four": dict.fromkeys(("First", "Second", "Third", "Fourth"), DEFAULT_MODEL),
+        "blind_pair": {"Zephyr Seventy": "org/zephyr-seventy-model", "Quokka Three": "org/quokka-three-model"}}
+
+
+class SharedApp(NamedTuple):
+    """An app several e2e tests share: its test servers (one per backend, in order) and SQLite store."""
+
+    url: str
+    servers: list[TGITestServer]
+    db: Path
+
+
+@contextmanager
+def shared(labels: dict[str, str], tmp: Path) -> Iterator[SharedApp]:
+    """An app over one test server per backend label (the value: the server's model id) with a store in ``tmp``.
+
+    Tests that share it run one at a time, each in its own page (so its own session); the store is shared,
+    so a test reads only the turns and votes it made."""
+    db = tmp / "store.db"
+    with ExitStack() as stack:
+        servers = [stack.enter_context(TGITestServer(model_id=model)) for model in labels.values()]
+        args = [a for label, s in zip(labels, servers, strict=True) for a in ("--backend", f"{label}={s.url}")]
+        url, _ = stack.enter_context(running_app([*args, "--database-url", f"sqlite:///{db}"]))
+        yield SharedApp(url, servers, db)
+
+
+class SharedApps:
+    """The shared apps by name (``APPS``), each started on its first use and stopped when the e2e tests end."""
+
+    def __init__(self, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._stack, self._tmp = stack, tmp_path_factory
+        self._apps: dict[str, SharedApp] = {}
+
+    def renewed(self, name: str) -> SharedApp:
+        """The app, its servers renewed: nothing recorded, the default reply."""
+        if name not in self._apps:
+            self._apps[name] = self._stack.enter_context(shared(APPS[name], self._tmp.mktemp(f"e2e-{name}")))
+        renew(*self._apps[name].servers)
+        return self._apps[name]
+
+
+@pytest.fixture(scope="package")
+def shared_apps(tmp_path_factory) -> Iterator[SharedApps]:
+    """The e2e tests' shared apps (for one directory of tests: e2e runs last, on its own)."""
+    with ExitStack() as stack:
+        yield SharedApps(stack, tmp_path_factory)
+
+
+@pytest.fixture
+def alpha_beta(shared_apps: SharedApps) -> SharedApp:
+    """An app over Alpha and Beta for every e2e test that needs no other configuration."""
+    return shared_apps.renewed("alpha_beta")
+
+
+@pytest.fixture
+def four(shared_apps: SharedApps) -> SharedApp:
+    """An app over four backends, First to Fourth, for the tests of 3 and 4 panes."""
+    return shared_apps.renewed("four")
+
+
+@pytest.fixture
+def blind_pair(shared_apps: SharedApps) -> SharedApp:
+    """An app over two backends whose names and model ids a blind battle must hide."""
+    return shared_apps.renewed("blind_pair")

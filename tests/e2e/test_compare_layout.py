@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.app_process import running_app
-from tests.support.fixtures import renew
 from tests.support.tgi_protocol import Behavior
-from tests.support.tgi_server import TGITestServer
+from tests.support.tgi_server import TGITestServer, renew
 
+pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
@@ -59,22 +59,10 @@ BROKEN_WORDS_JS = """(table) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> Iterator[tuple[str, TGITestServer, TGITestServer]]:
-    """One app over Alpha and Beta, with a store, for the module's tests (one start-up, not one per test)."""
-    db = tmp_path_factory.mktemp("layout") / "store.db"
-    with TGITestServer() as a, TGITestServer() as b, running_app(
-            ["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}", "--database-url", f"sqlite:///{db}"]
-    ) as (url, _):
-        yield url, a, b
-
-
 @pytest.fixture
-def app(shared) -> tuple[str, TGITestServer, TGITestServer]:
-    """The shared app, its servers renewed: no requests recorded, the default reply."""
-    url, a, b = shared
-    renew(a, b)
-    return url, a, b
+def app(alpha_beta) -> tuple[str, TGITestServer, TGITestServer]:
+    """The e2e tests' shared app (conftest.py): its url, and its servers Alpha and Beta, renewed."""
+    return alpha_beta.url, *alpha_beta.servers
 
 
 @pytest.fixture(scope="module")
@@ -271,23 +259,25 @@ def test_backends_table_headers_break_between_words_only(open_page, half_down):
         assert table.evaluate(BROKEN_WORDS_JS) == [], f"a header breaks mid-word at {viewport}"
 
 
-def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, app):
-    """The module's only vote: the shared store holds other turns, never another vote."""
-    url, a, b = app
-    a.behavior, b.behavior = Behavior(text="One."), Behavior(text="Two.")
-    page = open_page(url, DESKTOP)
-    page.locator("#blind").get_by_role("checkbox").check()
-    page.locator("#message textarea").fill("Which is better?")
-    page.locator("#send").click()
-    expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
-    page.locator("#vote-a").click()
-    expect(page.locator("#vote-status")).to_contain_text("Vote saved")
-    page.get_by_role("tab", name="Leaderboard").click()
-    table = page.locator("#lb-table")
-    expect(table).to_contain_text("provisional", timeout=20_000)
-    cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
-    rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
-    assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
-    for row in rows:
-        assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
-        assert row[-1].startswith("provisional: 1 of 20 battles"), row
+def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, tgi_server_factory, tmp_path):
+    """Its own app: the store must hold this one vote only."""
+    a, b = tgi_server_factory(behavior=Behavior(text="One.")), tgi_server_factory(behavior=Behavior(text="Two."))
+    args = ["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}",
+            "--database-url", f"sqlite:///{tmp_path / 'store.db'}"]
+    with running_app(args) as (url, _):
+        page = open_page(url, DESKTOP)
+        page.locator("#blind").get_by_role("checkbox").check()
+        page.locator("#message textarea").fill("Which is better?")
+        page.locator("#send").click()
+        expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
+        page.locator("#vote-a").click()
+        expect(page.locator("#vote-status")).to_contain_text("Vote saved")
+        page.get_by_role("tab", name="Leaderboard").click()
+        table = page.locator("#lb-table")
+        expect(table).to_contain_text("provisional", timeout=20_000)
+        cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
+        rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
+        assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
+        for row in rows:
+            assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
+            assert row[-1].startswith("provisional: 1 of 20 battles"), row

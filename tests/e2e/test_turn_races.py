@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,8 +14,6 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from playground.store.schema import turn_panes, turns
-from tests.support.app_process import running_app
-from tests.support.fixtures import renew
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
 
@@ -28,12 +25,18 @@ ASSISTANT = re.compile(r"<\|im_start\|>assistant\n(.*?)<\|im_end\|>", re.S)
 
 
 class RaceApp(NamedTuple):
-    """The module's one app (backends A and B, a SQLite store) as one test sees it."""
+    """The shared app (backends Alpha and Beta, a SQLite store) as one test sees it."""
 
     url: str
     servers: list[TGITestServer]
     db: Path
-    earlier: int  # turns the module's earlier tests stored
+    earlier: int  # turns stored before this test
+
+    def open(self, page: Page, behavior: Behavior) -> list[TGITestServer]:
+        """Every server answers this way; the page opens the app. The servers, for the test to script."""
+        answer(self.servers, behavior)
+        page.goto(self.url)
+        return self.servers
 
     def stored_turns(self, n: int) -> list[list[str]]:
         """This test's stored turns (user messages each), once ``n`` are stored (a wait: storing follows
@@ -49,20 +52,10 @@ class RaceApp(NamedTuple):
         return pane_prompts(self.db, position)[self.earlier:]
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> Iterator[tuple[str, list[TGITestServer], Path]]:
-    """One app for the module's tests (each in its own page, so its own session)."""
-    db = tmp_path_factory.mktemp("races") / "store.db"
-    with TGITestServer() as a, TGITestServer() as b, running_app(
-            ["--backend", f"A={a.url}", "--backend", f"B={b.url}", "--database-url", f"sqlite:///{db}"]) as (url, _):
-        yield url, [a, b], db
-
-
 @pytest.fixture
-def app(shared) -> RaceApp:
-    url, servers, db = shared
-    renew(*servers)
-    return RaceApp(url, servers, db, len(stored_turns(db)))
+def app(alpha_beta) -> RaceApp:
+    """The e2e tests' shared app (conftest.py), its servers renewed."""
+    return RaceApp(alpha_beta.url, alpha_beta.servers, alpha_beta.db, len(stored_turns(alpha_beta.db)))
 
 
 def send(page: Page, text: str) -> None:
@@ -135,9 +128,7 @@ def pane_prompts(db: Path, position: int) -> list[list[str]]:
 
 
 def test_regenerate_is_off_while_a_turn_streams_and_no_turn_vanishes(page: Page, app: RaceApp):
-    servers = app.servers
-    answer(servers, Behavior(text="Reply one."))
-    page.goto(app.url)
+    servers = app.open(page, Behavior(text="Reply one."))
     finished_turn(page, "first")
     answer(servers, ENDLESS)
     streaming_turn(page, "second")
@@ -166,9 +157,7 @@ def test_regenerate_is_off_while_a_turn_streams_and_no_turn_vanishes(page: Page,
 
 
 def test_clear_mid_stream_ends_it_and_the_old_conversation_never_returns(page: Page, app: RaceApp):
-    servers = app.servers
-    answer(servers, ENDLESS)
-    page.goto(app.url)
+    servers = app.open(page, ENDLESS)
     streaming_turn(page, "old message")
     page.locator("#clear").click()
     for s in servers:
@@ -189,9 +178,7 @@ def test_clear_mid_stream_ends_it_and_the_old_conversation_never_returns(page: P
 
 
 def test_a_panes_own_clear_button_forgets_that_panes_history(page: Page, app: RaceApp):
-    servers = app.servers
-    answer(servers, Behavior(text="Reply one."))
-    page.goto(app.url)
+    servers = app.open(page, Behavior(text="Reply one."))
     finished_turn(page, "first")
     page.locator("#pane-0-chat button[aria-label='Clear']").click()
     expect(page.locator("#pane-0-chat [data-testid=user]")).to_have_count(0)
@@ -207,9 +194,7 @@ def test_a_panes_own_clear_button_forgets_that_panes_history(page: Page, app: Ra
 
 
 def test_a_panes_own_clear_button_is_refused_while_a_turn_streams(page: Page, app: RaceApp):
-    servers = app.servers
-    answer(servers, ENDLESS)
-    page.goto(app.url)
+    servers = app.open(page, ENDLESS)
     streaming_turn(page, "first")
     page.locator("#pane-1-chat button[aria-label='Clear']").click()
     expect(page.get_by_text("A turn is running")).to_be_visible()
@@ -223,9 +208,7 @@ def test_a_panes_own_clear_button_is_refused_while_a_turn_streams(page: Page, ap
 
 
 def test_send_and_enter_while_a_turn_streams_start_no_second_turn(page: Page, app: RaceApp):
-    servers = app.servers
-    answer(servers, ENDLESS)
-    page.goto(app.url)
+    servers = app.open(page, ENDLESS)
     streaming_turn(page, "one")
     expect(page.locator("#send")).to_be_disabled()
     for i in range(2):

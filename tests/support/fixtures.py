@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
 
 TGIServerFactory = Callable[..., TGITestServer]
@@ -26,11 +25,3 @@ def tgi_server_factory() -> Iterator[TGIServerFactory]:
     yield make
     for server in servers:
         server.stop()
-
-
-def renew(*servers: TGITestServer, behavior: Behavior | None = None) -> None:
-    """Ready servers shared by a module's tests (one app start-up) for the next test: forget what they
-    recorded and queued, and answer with ``behavior`` (the default Behavior when None)."""
-    for server in servers:
-        server.reset()
-        server.behavior = behavior or Behavior()
