@@ -9,8 +9,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import SharedApp
 from tests.support.app_process import free_port, running_app
 from tests.support.tgi_protocol import Behavior
+from tests.support.tgi_server import renew
 
 pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
@@ -29,60 +31,57 @@ def send(page: Page, text: str) -> None:
     page.locator("#send").click()
 
 
-def test_two_panes_fill_at_the_same_time(page: Page, tgi_server_factory):
-    a = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=8, tokens=24))
-    b = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=8, tokens=24))
-    with running_app(["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}"]) as (url, _):
-        page.goto(url)
-        sent = time.monotonic()
-        send(page, "Count for me")
-        both_streaming = False
-        first_seen: dict[int, float] = {}  # seconds from Send until the page showed a pane's first token
-        deadline = time.monotonic() + 60  # a wait: the streams take ~3 s
-        while time.monotonic() < deadline and not both_streaming:
-            texts = [pane_text(page, 0), pane_text(page, 1)]
-            for i, text in enumerate(texts):
-                if "tok" in text:
-                    first_seen.setdefault(i, time.monotonic() - sent)
-            both_streaming = all("tok2" in t and "tok23" not in t for t in texts)
-            time.sleep(0.05)
-        assert both_streaming, "never saw both panes part-way through their replies at once"
-        for i in (0, 1):
-            expect(page.locator(f"#pane-{i}-metrics")).to_contain_text("finish: eos_token", timeout=30_000)
-            assert "tok23" in pane_text(page, i)
-            assert "tok/s" in metrics_text(page, i)
-            # Shown TTFT: no earlier than the server's 0.2 s delay, no later than the page showed the token.
-            ttft = float(re.search(r"TTFT (\d+\.\d+) s", metrics_text(page, i)).group(1))
-            assert 0.2 <= ttft + 0.005 <= first_seen[i] + 0.01, (ttft, first_seen)
+def test_two_panes_fill_at_the_same_time(page: Page, alpha_beta: SharedApp):
+    renew(*alpha_beta.servers, behavior=Behavior(ttft=0.2, rate=8, tokens=24))
+    page.goto(alpha_beta.url)
+    sent = time.monotonic()
+    send(page, "Count for me")
+    both_streaming = False
+    first_seen: dict[int, float] = {}  # seconds from Send until the page showed a pane's first token
+    deadline = time.monotonic() + 60  # a wait: the streams take ~3 s
+    while time.monotonic() < deadline and not both_streaming:
+        texts = [pane_text(page, 0), pane_text(page, 1)]
+        for i, text in enumerate(texts):
+            if "tok" in text:
+                first_seen.setdefault(i, time.monotonic() - sent)
+        both_streaming = all("tok2" in t and "tok23" not in t for t in texts)
+        time.sleep(0.05)
+    assert both_streaming, "never saw both panes part-way through their replies at once"
+    for i in (0, 1):
+        expect(page.locator(f"#pane-{i}-metrics")).to_contain_text("finish: eos_token", timeout=30_000)
+        assert "tok23" in pane_text(page, i)
+        assert "tok/s" in metrics_text(page, i)
+        # Shown TTFT: no earlier than the server's 0.2 s delay, no later than the page showed the token.
+        ttft = float(re.search(r"TTFT (\d+\.\d+) s", metrics_text(page, i)).group(1))
+        assert 0.2 <= ttft + 0.005 <= first_seen[i] + 0.01, (ttft, first_seen)
 
 
-def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, tgi_server_factory):
-    fast = tgi_server_factory(behavior=Behavior(ttft=0.1, text="A quick complete answer."))
-    slow = tgi_server_factory(behavior=Behavior(ttft=0.2, rate=4, tokens=400))
-    broken = tgi_server_factory(behavior=Behavior(failure="http_429"))
-    args = ["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--backend", f"Broken={broken.url}"]
-    with running_app(args) as (url, _):
-        page.goto(url)
-        page.get_by_label("3").check()
-        page.locator("#pane-2-backend input").click()
-        page.get_by_role("option", name="Broken").click()
-        send(page, "Hello")
-        expect(page.locator("#pane-0-metrics")).to_contain_text("finish: eos_token", timeout=10_000)
-        expect(page.locator("#pane-2-chat")).to_contain_text("Backend overloaded", timeout=10_000)
-        expect(page.locator("#pane-1-chat")).to_contain_text("tok1", timeout=10_000)
-        assert slow.disconnects == 0
-        page.locator("#stop").click()
-        assert slow.wait_for_disconnects(1, timeout=30.0), "Stop did not close the slow backend's connection"
-        expect(page.locator("#pane-1-metrics")).to_contain_text("finish: stopped")
-        assert "tok399" not in pane_text(page, 1)
-        assert "overloaded" not in pane_text(page, 0).lower() and "overloaded" not in pane_text(page, 1).lower()
-        assert "A quick complete answer." in pane_text(page, 0)
-        # The page is still usable: the next turn streams into every pane again.
-        slow.behavior = Behavior(text="Now I am quick too.")
-        broken.behavior = Behavior(text="And I recovered.")
-        send(page, "Again")
-        expect(page.locator("#pane-1-chat")).to_contain_text("Now I am quick too.", timeout=10_000)
-        expect(page.locator("#pane-2-chat")).to_contain_text("And I recovered.", timeout=10_000)
+def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, four: SharedApp):
+    fast, slow, broken, _ = four.servers
+    fast.behavior = Behavior(ttft=0.1, text="A quick complete answer.")
+    slow.behavior = Behavior(ttft=0.2, rate=4, tokens=400)
+    broken.behavior = Behavior(failure="http_429")
+    page.goto(four.url)
+    page.get_by_label("3").check()
+    page.locator("#pane-2-backend input").click()
+    page.get_by_role("option", name="Third").click()  # broken's
+    send(page, "Hello")
+    expect(page.locator("#pane-0-metrics")).to_contain_text("finish: eos_token", timeout=10_000)
+    expect(page.locator("#pane-2-chat")).to_contain_text("Backend overloaded", timeout=10_000)
+    expect(page.locator("#pane-1-chat")).to_contain_text("tok1", timeout=10_000)
+    assert slow.disconnects == 0
+    page.locator("#stop").click()
+    assert slow.wait_for_disconnects(1, timeout=30.0), "Stop did not close the slow backend's connection"
+    expect(page.locator("#pane-1-metrics")).to_contain_text("finish: stopped")
+    assert "tok399" not in pane_text(page, 1)
+    assert "overloaded" not in pane_text(page, 0).lower() and "overloaded" not in pane_text(page, 1).lower()
+    assert "A quick complete answer." in pane_text(page, 0)
+    # The page is still usable: the next turn streams into every pane again.
+    slow.behavior = Behavior(text="Now I am quick too.")
+    broken.behavior = Behavior(text="And I recovered.")
+    send(page, "Again")
+    expect(page.locator("#pane-1-chat")).to_contain_text("Now I am quick too.", timeout=10_000)
+    expect(page.locator("#pane-2-chat")).to_contain_text("And I recovered.", timeout=10_000)
 
 
 def test_tokens_never_reach_the_page_config_or_logs(page: Page, tgi_server_factory, tmp_path):

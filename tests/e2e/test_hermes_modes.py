@@ -7,11 +7,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import SharedApp
 from tests.e2e.test_compare import send
-from tests.support.app_process import running_app
 from tests.support.tgi_protocol import Behavior
+from tests.support.tgi_server import renew
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 CALC = '<tool_call>\n{"arguments": {"expression": "6*7"}, "name": "calculator"}\n</tool_call>'
@@ -26,82 +26,81 @@ def choose_mode(page: Page, label: str) -> None:
     page.locator("#mode").get_by_label(label).check()
 
 
-def test_function_calling_shows_the_tool_step_and_the_final_answer(page: Page, tgi_server_factory):
-    tools = tgi_server_factory(behavior=Behavior(text=answer_after_tools(CALC, "6 times 7 is 42.")))
-    plain = tgi_server_factory(behavior=Behavior(text="I think it is 42."))
-    with running_app(["--backend", f"Caller={tools.url}", "--backend", f"Plain={plain.url}"]) as (url, _):
-        page.goto(url)
-        choose_mode(page, "Function calling")
-        expect(page.locator("#system-prompt textarea")).to_have_value(
-            re.compile(r"^You are a function calling AI model\..*\{TOOLS\}", re.S))
-        send(page, "What is 6*7?")
-        chat = page.locator("#pane-0-chat")
-        expect(chat).to_contain_text("6 times 7 is 42.")
-        expect(chat).to_contain_text("calculator")
-        chat.get_by_text("calculator").first.click()  # open the collapsed step
-        expect(chat).to_contain_text('"content": 42')
-        expect(page.locator("#pane-0-metrics")).to_contain_text("1 tool call (1 valid, 0 invalid) · depth 1")
-        expect(page.locator("#pane-1-chat")).to_contain_text("I think it is 42.")
+def test_function_calling_shows_the_tool_step_and_the_final_answer(page: Page, alpha_beta: SharedApp):
+    tools, plain = alpha_beta.servers
+    tools.behavior = Behavior(text=answer_after_tools(CALC, "6 times 7 is 42."))
+    plain.behavior = Behavior(text="I think it is 42.")
+    page.goto(alpha_beta.url)
+    choose_mode(page, "Function calling")
+    expect(page.locator("#system-prompt textarea")).to_have_value(
+        re.compile(r"^You are a function calling AI model\..*\{TOOLS\}", re.S))
+    send(page, "What is 6*7?")
+    chat = page.locator("#pane-0-chat")
+    expect(chat).to_contain_text("6 times 7 is 42.")
+    expect(chat).to_contain_text("calculator")
+    chat.get_by_text("calculator").first.click()  # open the collapsed step
+    expect(chat).to_contain_text('"content": 42')
+    expect(page.locator("#pane-0-metrics")).to_contain_text("1 tool call (1 valid, 0 invalid) · depth 1")
+    expect(page.locator("#pane-1-chat")).to_contain_text("I think it is 42.")
     prompt = tools.requests[-1]["body"]["inputs"]
     assert prompt.startswith("<|im_start|>system\nYou are a function calling AI model.")
     assert '{"type": "function", "function": {"name": "calculator"' in prompt
 
 
-def test_a_tool_that_is_not_built_in_asks_for_its_result(page: Page, tgi_server_factory):
-    server = tgi_server_factory(behavior=Behavior(text=answer_after_tools(WEATHER, "It is sunny, 24 C.")))
-    with running_app(["--backend", f"Caller={server.url}", "--backend", f"Other={server.url}"]) as (url, _):
-        page.goto(url)
-        choose_mode(page, "Function calling")
-        page.locator("#tool-set input").click()
-        page.get_by_role("option", name="weather").click()
-        send(page, "Weather in Paris?")
-        call, box = page.locator("#pane-0-tool-call"), page.locator("#pane-0-tool-result")
-        expect(call).to_contain_text("Result of get_current_weather(location='Paris, France')")
-        expect(page.locator("#pane-0-metrics")).to_contain_text("waiting for your tool result")
-        box.locator("textarea").fill('{"temperature": 24, "sky": "sunny"}')
-        page.locator("#pane-0-tool-send").click()
-        expect(page.locator("#pane-0-chat")).to_contain_text("It is sunny, 24 C.")
-        expect(box).to_be_hidden()
-        expect(call).to_be_hidden()
+def test_a_tool_that_is_not_built_in_asks_for_its_result(page: Page, alpha_beta: SharedApp):
+    renew(*alpha_beta.servers, behavior=Behavior(text=answer_after_tools(WEATHER, "It is sunny, 24 C.")))
+    server = alpha_beta.servers[0]  # pane A's
+    page.goto(alpha_beta.url)
+    choose_mode(page, "Function calling")
+    page.locator("#tool-set input").click()
+    page.get_by_role("option", name="weather").click()
+    send(page, "Weather in Paris?")
+    call, box = page.locator("#pane-0-tool-call"), page.locator("#pane-0-tool-result")
+    expect(call).to_contain_text("Result of get_current_weather(location='Paris, France')")
+    expect(page.locator("#pane-0-metrics")).to_contain_text("waiting for your tool result")
+    box.locator("textarea").fill('{"temperature": 24, "sky": "sunny"}')
+    page.locator("#pane-0-tool-send").click()
+    expect(page.locator("#pane-0-chat")).to_contain_text("It is sunny, 24 C.")
+    expect(box).to_be_hidden()
+    expect(call).to_be_hidden()
     sent = [r["body"]["inputs"] for r in server.requests if r["path"] in ("/", "/generate_stream")]
     assert any('{"name": "get_current_weather", "content": {"temperature": 24, "sky": "sunny"}}' in p for p in sent)
 
 
-def test_json_mode_shows_validity_badges(page: Page, tgi_server_factory):
-    good = tgi_server_factory(behavior=Behavior(text='{"name": "Edward Elric", "age": 15}'))
-    bad = tgi_server_factory(behavior=Behavior(text='Here you go: {"name": "Al", "age": "fourteen"}'))
-    with running_app(["--backend", f"Good={good.url}", "--backend", f"Bad={bad.url}"]) as (url, _):
-        page.goto(url)
-        choose_mode(page, "JSON mode")
-        page.locator("#schema textarea, #schema .cm-content").first.click()
-        page.keyboard.press("Control+a")
-        page.keyboard.type('{"type": "object", "properties": {"name": {"type": "string"}, '
-                           '"age": {"type": "integer"}}, "required": ["name", "age"]}')
-        send(page, "Describe a character.")
-        expect(page.locator("#pane-0-metrics")).to_contain_text("JSON ✅ valid")
-        expect(page.locator("#pane-1-metrics")).to_contain_text("JSON ❌ invalid at $.age")
-        expect(page.locator("#pane-1-metrics")).to_contain_text("is not of type 'integer'")
+def test_json_mode_shows_validity_badges(page: Page, alpha_beta: SharedApp):
+    good, bad = alpha_beta.servers
+    good.behavior = Behavior(text='{"name": "Edward Elric", "age": 15}')
+    bad.behavior = Behavior(text='Here you go: {"name": "Al", "age": "fourteen"}')
+    page.goto(alpha_beta.url)
+    choose_mode(page, "JSON mode")
+    page.locator("#schema textarea, #schema .cm-content").first.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type('{"type": "object", "properties": {"name": {"type": "string"}, '
+                       '"age": {"type": "integer"}}, "required": ["name", "age"]}')
+    send(page, "Describe a character.")
+    expect(page.locator("#pane-0-metrics")).to_contain_text("JSON ✅ valid")
+    expect(page.locator("#pane-1-metrics")).to_contain_text("JSON ❌ invalid at $.age")
+    expect(page.locator("#pane-1-metrics")).to_contain_text("is not of type 'integer'")
     assert "<schema>\n{\"type\": \"object\"" in good.requests[-1]["body"]["inputs"]
 
 
-def test_reasoning_sections_and_the_prompt_inspector(page: Page, tgi_server_factory):
+def test_reasoning_sections_and_the_prompt_inspector(page: Page, alpha_beta: SharedApp):
     text = "<PLAN>First add, then check.</PLAN>The answer is 4."
-    server = tgi_server_factory(behavior=Behavior(text=text, rate=20))
-    with running_app(["--backend", f"Thinker={server.url}", "--backend", f"Twin={server.url}"]) as (url, _):
-        page.goto(url)
-        send(page, "2+2?")
-        chat = page.locator("#pane-0-chat")
-        expect(chat).to_contain_text("The answer is 4.")
-        plan = chat.locator("details summary", has_text="Plan")
-        expect(plan).to_be_visible()
-        expect(chat.get_by_text("First add, then check.", exact=True)).to_be_hidden()
-        plan.click()
-        expect(chat.get_by_text("First add, then check.", exact=True)).to_be_visible()
-        expect(chat.locator("details summary", has_text="Raw text")).to_be_visible()
-        page.locator("#pane-0-inspector").get_by_text("Prompt inspector").click()
-        header = page.locator("#pane-0-inspector-header")
-        expect(header).to_contain_text("counted by the server's /tokenize")
-        expect(header).to_contain_text("of 8,192")
-        code = page.locator("#pane-0-inspector-code")
-        expect(code).to_contain_text("<|im_start|>system")
-        expect(code).to_contain_text("<|im_start|>assistant")
+    renew(*alpha_beta.servers, behavior=Behavior(text=text, rate=20))
+    page.goto(alpha_beta.url)
+    send(page, "2+2?")
+    chat = page.locator("#pane-0-chat")
+    expect(chat).to_contain_text("The answer is 4.")
+    plan = chat.locator("details summary", has_text="Plan")
+    expect(plan).to_be_visible()
+    expect(chat.get_by_text("First add, then check.", exact=True)).to_be_hidden()
+    plan.click()
+    expect(chat.get_by_text("First add, then check.", exact=True)).to_be_visible()
+    expect(chat.locator("details summary", has_text="Raw text")).to_be_visible()
+    page.locator("#pane-0-inspector").get_by_text("Prompt inspector").click()
+    header = page.locator("#pane-0-inspector-header")
+    expect(header).to_contain_text("counted by the server's /tokenize")
+    expect(header).to_contain_text("of 8,192")
+    code = page.locator("#pane-0-inspector-code")
+    expect(code).to_contain_text("<|im_start|>system")
+    expect(code).to_contain_text("<|im_start|>assistant")

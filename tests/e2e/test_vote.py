@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from playground.store.db import get_turn, open_store, turns
+from tests.e2e.conftest import SharedApp
 from tests.support.app_process import free_port, running_app
 from tests.support.tgi_protocol import Behavior
 
@@ -85,28 +86,25 @@ def test_blind_vote_reveals_names_and_the_export_matches_the_panes(page: Page, t
     assert secret not in logs
 
 
-def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, tgi_server_factory, tmp_path):
-    fast = tgi_server_factory(behavior=Behavior(text="Done quickly."))
-    slow = tgi_server_factory(behavior=Behavior(ttft=0.1, rate=5, tokens=400))
-    db = f"sqlite:///{tmp_path / 'store.db'}"
-    args = ["--backend", f"Fast={fast.url}", "--backend", f"Slow={slow.url}", "--database-url", db]
-    with running_app(args) as (url, _):
-        page.goto(url)
-        send(page, "Take your time")
-        expect(page.locator("#pane-1-chat")).to_contain_text("tok1")
-        page.locator("#stop").click()
-        expect(page.locator("#vote-status")).to_contain_text("Voting is off for this turn: pane B was stopped")
-        expect(page.locator("#vote-a")).to_be_hidden()
-        store = open_store(db, create=False)
-        try:
-            with store.engine.connect() as conn:
-                (turn_id,) = conn.execute(turns.select().with_only_columns(turns.c.id)).scalars().all()
-            turn = get_turn(store, turn_id)
-        finally:
-            store.close()
-        assert [p.status for p in turn.panes] == ["done", "stopped"]
-        assert turn.panes[0].output == "Done quickly." and turn.panes[1].output.startswith(" tok0")
+def test_a_stopped_turn_is_stored_but_offers_no_vote(page: Page, alpha_beta: SharedApp):
+    fast, slow = alpha_beta.servers
+    fast.behavior, slow.behavior = Behavior(text="Done quickly."), Behavior(ttft=0.1, rate=5, tokens=400)
+    page.goto(alpha_beta.url)
+    send(page, "Take your time")
+    expect(page.locator("#pane-1-chat")).to_contain_text("tok1")
+    page.locator("#stop").click()
+    expect(page.locator("#vote-status")).to_contain_text("Voting is off for this turn: pane B was stopped")
+    expect(page.locator("#vote-a")).to_be_hidden()
+    store = open_store(f"sqlite:///{alpha_beta.db}", create=False)  # shared: this test's turn is the one asked
+    try:
+        with store.engine.connect() as conn:
+            ids = conn.execute(turns.select().with_only_columns(turns.c.id)).scalars().all()
+        (turn,) = [t for t in (get_turn(store, i) for i in ids) if t.messages[-1].content == "Take your time"]
+    finally:
+        store.close()
+    assert [p.status for p in turn.panes] == ["done", "stopped"]
+    assert turn.panes[0].output == "Done quickly." and turn.panes[1].output.startswith(" tok0")
 
-        slow.behavior = Behavior(text="Quick now.")
-        send(page, "Now quickly")  # the next turn is votable again
-        expect(page.locator("#vote-a")).to_be_visible()
+    slow.behavior = Behavior(text="Quick now.")
+    send(page, "Now quickly")  # the next turn is votable again
+    expect(page.locator("#vote-a")).to_be_visible()
