@@ -285,12 +285,13 @@ class Turns:
 
     async def _stream(self, session: CompareSession, jobs: Sequence[run.PaneJob], panes: Sequence[PaneState]
                       ) -> AsyncIterator[CompareSession]:
-        yield session
         if not jobs:  # a tool round that still waits for results: shown, nothing to run
+            yield session
             return
         turn_id = session.turn_id
-        try:
-            async with contextlib.aclosing(run.run_turn(jobs, panes, self.served, pacer=self.pacer)) as updates:
+        try:  # the first update (panes waiting) comes once the streams' tasks run: requests no longer wait for it
+            async with contextlib.aclosing(run.run_turn(jobs, panes, self.served, pacer=self.pacer,
+                                                        announce=True)) as updates:
                 async for _ in updates:
                     yield session
                     if session.turn_id != turn_id:  # cleared: shown once as it is now, and the streams end

@@ -323,9 +323,11 @@ async def _hold(wake: asyncio.Event, seconds: float) -> None:
 
 
 async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows: WindowLookup | None = None,
-                   clock: Callable[[], float] = time.perf_counter, pacer: UpdatePacer | None = None
-                   ) -> AsyncIterator[Sequence[PaneState]]:
-    """Stream every job into its pane at once, yielding the panes after each batch of events.
+                   clock: Callable[[], float] = time.perf_counter, pacer: UpdatePacer | None = None,
+                   announce: bool = False) -> AsyncIterator[Sequence[PaneState]]:
+    """Stream every job into its pane at once, yielding the panes after each batch of events (and, if
+    ``announce``, once as soon as the streams have started: the page shows the waiting panes while the
+    requests are on their way, not before they leave).
 
     Panes must have been prepared with :func:`begin` (or :func:`resume`). With a ``pacer``,
     tokens are held until its interval (longer as the replies grow) has passed since the previous yield; a pane's first
@@ -341,6 +343,8 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
     tasks = [asyncio.create_task(_pump(i, job, windows, queue, wake, sent, clock)) for i, job in enumerate(jobs)]
     running, last_yield = len(tasks), -math.inf
     try:
+        if announce:
+            yield panes
         with pacer.turn() if pacer is not None else contextlib.nullcontext():
             while running:
                 batch = [await queue.get()]
