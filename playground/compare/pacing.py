@@ -33,7 +33,7 @@ class UpdatePacer:
 
     budget_hz: float = 100.0
     fastest_hz: float = 20.0
-    slowest_hz: float = 5.0
+    slowest_hz: float = 2.5  # 100 updates/s shared by 40 turns (--max-turns): the budget holds to capacity
     chars_per_s: float = 40_000.0
     # What is shown at once (a first token, an end) still waits this long after the previous update, so that
     # the panes' near-simultaneous ones (four first tokens, four ends) share one update.
