@@ -95,6 +95,7 @@ def test_payloads_in_tool_calls_and_json_mode_render_as_text(page: Page, alpha_b
     renew(*alpha_beta.servers, behavior=Behavior(text=json_reply))
     page.goto(alpha_beta.url)  # a new session
     choose_mode(page, "JSON mode")
+    expect(page.locator("#system-prompt textarea").first).to_have_value(re.compile("answers in JSON"))
     send(page, "Describe a character")
     expect(page.locator("#pane-0-chat")).to_contain_text("JSON ❌ invalid")
     page.wait_for_timeout(500)
