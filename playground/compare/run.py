@@ -350,7 +350,8 @@ async def run_turn(jobs: Sequence[PaneJob], panes: Sequence[PaneState], windows:
                 batch = [await queue.get()]
                 if pacer is not None:
                     await _hold(wake, last_yield + pacer.interval_s(_shown_chars(panes)) - clock())
-                    await asyncio.sleep(max(0.0, last_yield + pacer.urgent_gap_s - clock()))
+                    if (gap := last_yield + pacer.urgent_gap_s - clock()) > 0:
+                        await asyncio.sleep(gap)
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 wake.clear()  # everything that set it is in this batch

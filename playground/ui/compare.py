@@ -232,6 +232,10 @@ class CompareView:
                 f"Model {chr(65 + i)}" if blind is True else pane_title(i, backend_id, self.labels)
                 for i, backend_id in enumerate(backend_ids)]
 
+    def names(self, session: CompareSession) -> list[str]:
+        """Each pane's title from the session alone: "Model A" in a hidden blind battle, else its model."""
+        return [pane_name(i, session) for i in range(len(self.w.panes))]
+
     def _chat(self, i: int, session: CompareSession, title: str | None) -> Any:
         pane = session.panes[i] if i < len(session.panes) else None
         chatbot = self.w.panes[i].chatbot
@@ -340,7 +344,7 @@ class CompareHandlers:
         first = True
         async for session in updates:
             titled = first and session.blind
-            yield self.view.live(session, [pane_name(i, session) for i in range(len(self.w.panes))] if titled else None)
+            yield self.view.live(session, self.view.names(session) if titled else None)
             first = False
 
     async def inspect(self, session: CompareSession) -> Outputs:
@@ -358,7 +362,7 @@ class CompareHandlers:
 
     def show_full(self, session: CompareSession) -> Outputs:
         """Every pane widget as the session is now, titles included (the names after a blind vote)."""
-        return self.view.full(session, titles=[pane_name(i, session) for i in range(len(self.w.panes))])
+        return self.view.full(session, titles=self.view.names(session))
 
     def stop(self, session: CompareSession) -> Outputs:
         """Stop: every pane stops, keeping its text; the turn buttons are on again."""
@@ -396,7 +400,6 @@ class CompareHandlers:
         """The handler of pane ``index``'s model dropdown: the pane forgets its conversation (its next request would)
         and its title names the new model at once; refused while a turn runs (the dropdown goes back)."""
         w = self.w.panes[index]
-        labels = {spec.id: spec.label for spec in self.turns.settings.backends}
 
         def change_model(backend_id: object, blind: object, session: CompareSession) -> Outputs:
             try:
@@ -406,7 +409,8 @@ class CompareHandlers:
                 pane = session.panes[index] if index < len(session.panes) else None
                 return {w.backend: pane.backend_id if pane else gr.skip()}
             shown = self.view.live(session)
-            title = gr.skip() if blind is not False or session.blind else pane_title(index, backend_id, labels)
+            hidden = blind is not False or session.blind
+            title = gr.skip() if hidden else pane_title(index, backend_id, self.view.labels)
             return {w.chatbot: gr.update(value=shown[w.chatbot], label=title) if isinstance(title, str)
                     else shown[w.chatbot], w.metrics: shown[w.metrics]}
 
