@@ -17,6 +17,7 @@ from playground.backends.registry import build_backends
 from playground.judging.background import JudgeQueue
 from playground.judging.prompts import choose_judge_prompt, judge_presets
 from playground.judging.runner import JudgeFactory
+from playground.replicas import serve_processes
 from playground.settings import Settings, load_settings
 from playground.store.db import Store, open_store
 from playground.store.hub import log_folder, open_space_vote_log
@@ -111,7 +112,10 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and environment, then serve the app."""
-    settings = load_settings(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    settings = load_settings(args)
+    if settings.processes > 1:
+        sys.exit(serve_processes(settings, args, settings.processes))
     demo, gate = build_app(settings)
     users = read_users(settings.users_file) if settings.users_file else None
     demo.launch(server_name=settings.host, server_port=settings.port,

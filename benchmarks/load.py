@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ import httpx
 from benchmarks import direct, pyspy, report, summary
 from benchmarks.gradio_queue import SendEvent, run_turn, send_event_from_config
 from benchmarks.meters import read_window
-from benchmarks.procs import ROOT, AppVariant, Proc, cpu_seconds, start_app, start_tgi_servers
+from benchmarks.procs import ROOT, AppVariant, Proc, cpu_seconds, family, start_app, start_tgi_servers
 from benchmarks.users import drive_users, stop_trials
 
 MESSAGE = "Compare yourself with the model in the next pane."
@@ -71,6 +72,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=1, help="repeat everything this many times; report median and spread")
     p.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="an environment variable for one variant's app (repeatable), e.g. to A/B a setting")
+    p.add_argument("--app-args", action="append", default=[], metavar="NAME:ARGS",
+                   help="extra command-line arguments of one variant's app, e.g. 'two:--processes 2'")
     p.add_argument("--python", action="append", default=[], metavar="NAME:PATH",
                    help="the interpreter one variant's app runs with (e.g. a venv with another dependency)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -79,8 +82,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[str] = (),
-             replicas: Sequence[str] = ()) -> list[AppVariant]:
-    """``NAME=DIR``, ``NAME:KEY=VALUE``, ``NAME:PYTHON`` and ``[NAME:]N`` arguments to app variants."""
+             replicas: Sequence[str] = (), app_args: Sequence[str] = ()) -> list[AppVariant]:
+    """``NAME=DIR``, ``NAME:KEY=VALUE``, ``NAME:PYTHON``, ``[NAME:]N`` and ``NAME:ARGS`` arguments to app variants."""
     out = []
     checkouts = [s for s in specs if s != summary.NAIVE]
     for spec in [*(checkouts or ["current=" + str(ROOT)]), *(s for s in specs if s == summary.NAIVE)]:
@@ -105,6 +108,12 @@ def variants(specs: Sequence[str], envs: Sequence[str] = (), pythons: Sequence[s
         if variant is None or not Path(python).is_file():
             raise SystemExit(f"--python {item}: expected NAME:PATH with NAME one of the variants")
         variant.python = python
+    for item in app_args:
+        name, _, words = item.partition(":")
+        variant = next((v for v in out if v.name == name), None)
+        if variant is None or not words.strip():
+            raise SystemExit(f"--app-args {item}: expected NAME:ARGS with NAME one of the variants")
+        variant.args = (*variant.args, *shlex.split(words))
     for item in replicas:
         name, _, count = item.rpartition(":")
         chosen = [v for v in out if not name or v.name == name]
@@ -152,7 +161,7 @@ async def _app_window(apps: list[Proc], send: SendEvent, servers: list[Proc], us
                       ) -> dict[str, Any]:
     start = time.perf_counter()
     window = (start + args.warmup, start + args.warmup + args.duration)
-    groups = {"app": [a.pid for a in apps], "servers": [s.pid for s in servers]}
+    groups = {"app": [pid for a in apps for pid in family(a.pid)], "servers": [s.pid for s in servers]}
     urls = [s.url for s in servers]
     stopper = users > 1 and not args.no_stop_under_load and profile_to is None
     spy = None
@@ -216,7 +225,8 @@ def measure(args: argparse.Namespace, apps: list[AppVariant], out_dir: Path, pro
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()},
         "variants": {a.name: {"directory": str(a.directory), "commit": _git(a.directory), "env": a.env,
-                              "python": a.python, "replicas": a.replicas, "script": " ".join(a.script)}
+                              "python": a.python, "replicas": a.replicas, "script": " ".join(a.script),
+                              "args": " ".join(a.args)}
                      for a in apps},
         "direct": [], "apps": {a.name: [] for a in apps}, "stop_idle": {}, "idle_app_cores": {},
         "profiles": {},
@@ -279,7 +289,7 @@ def _sigterm_to_interrupt(*_: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    apps = variants(args.variant, args.env, args.python, args.replicas)
+    apps = variants(args.variant, args.env, args.python, args.replicas, args.app_args)
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
     runs = []

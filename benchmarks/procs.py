@@ -30,6 +30,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and every process below it (``python app.py --processes N``: its apps and nginx), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text("ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += parents.get(found[-1], [])
+    return found
+
+
 def status_kb(pid: int, key: str) -> int | None:
     """A ``kB`` line of /proc/PID/status (VmHWM = peak RSS, VmRSS = current)."""
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from benchmarks.gradio_queue import SendEvent, TurnResult, cancel, run_turn
+from playground.replicas import ROUTE_COOKIE
 
 _DROPPED = re.compile(r'^tgi_request_failure\{err="dropped"\} (\d+)', re.M)
 
@@ -35,10 +36,12 @@ class UserRun:
     unfinished: int = 0  # turns still running when the drain deadline passed
 
 
-def http_client(base_url: str) -> httpx.AsyncClient:
-    """One pooled client for all simulated users (no connection cap, long reads)."""
+def http_client(base_url: str, route: str | None = None) -> httpx.AsyncClient:
+    """A pooled client (no connection cap, long reads); with ``route``, the cookie a browser gets from the
+    nginx of ``python app.py --processes N`` (one user, one process), as a random key of its own."""
     return httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(180.0, connect=10.0),
-                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=None))
+                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                             cookies={ROUTE_COOKIE: route} if route else None)
 
 
 async def dropped_total(client: httpx.AsyncClient, server_urls: Sequence[str]) -> int:
@@ -90,16 +93,18 @@ async def drive_users(app_urls: Sequence[str], send: SendEvent, users: int, wind
     """``users`` loops of back-to-back turns, arriving evenly until ``window[0]``; new turns stop at ``window[1]``.
 
     Each user keeps its session (its conversation) for ``turns_per_session`` turns, then opens a
-    new one, as someone would reload the page. With several app replicas, user ``i`` always
-    talks to replica ``i % len(app_urls)``, as behind a sticky load balancer. Turns still running
-    ``drain_s`` after the window are cancelled and counted as unfinished. With ``stopper`` one extra
-    user (not counted) runs a Stop trial every ``stop_every_s`` during the window.
+    new one, as someone would reload the page. Each user is a browser of its own: its own
+    connections and routing cookie (sticky behind ``--processes N``'s nginx). With several app
+    replicas, user ``i`` always talks to replica ``i % len(app_urls)``, as behind a sticky load
+    balancer. Turns still running ``drain_s`` after the window are cancelled and counted as
+    unfinished. With ``stopper`` one extra user (not counted) runs a Stop trial every
+    ``stop_every_s`` during the window.
     """
     turns: list[TurnResult] = []
     stops: list[StopTrial] = []
     ramp_s = max(0.0, window[0] - time.perf_counter())
 
-    clients = [http_client(url) for url in app_urls]
+    clients = [http_client(app_urls[i % len(app_urls)], uuid.uuid4().hex) for i in range(max(users, 1))]
     app = clients[0]
     async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(timeout=5.0) as probe:
         for client in clients:
@@ -111,7 +116,7 @@ async def drive_users(app_urls: Sequence[str], send: SendEvent, users: int, wind
             session = uuid.uuid4().hex[:12]
             previous = None
             while time.perf_counter() < window[1]:
-                previous = await run_turn(clients[i % len(clients)], send, session_hash=session,
+                previous = await run_turn(clients[i], send, session_hash=session,
                                           data=send.data_after(previous))
                 turns.append(previous)
                 n += 1

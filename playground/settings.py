@@ -36,6 +36,7 @@ ENV_EXTRA_BACKENDS = "HERMES_BACKENDS"  # "label=URL;label=openai:URL" like --ba
 ENV_DATABASE_URL = "DATABASE_URL"
 ENV_DATASET_REPO = "HERMES_DATASET_REPO"  # Hub dataset repo that receives the preference data
 ENV_MAX_TURNS = "HERMES_MAX_TURNS"  # turns streaming at once in one app process
+ENV_PROCESSES = "HERMES_PROCESSES"  # app processes behind one port (nginx in front)
 ENV_HUB_TOKEN = "HF_TOKEN"  # name of the variable holding the Hub write token (never its value)
 ENV_ACCESS = "HERMES_ACCESS"  # local | public
 ENV_VOTE_POLICY = "HERMES_VOTE_POLICY"  # anyone | signed-in
@@ -69,6 +70,7 @@ class Settings:
     max_panes: int = 4
     concurrency_limit: int = 256
     max_turns: int = 40  # turns streaming at once; more wait in the queue with their position shown
+    processes: int = 1  # app processes behind one port (playground/replicas.py starts them and nginx)
     max_sessions: int = 1000  # browser sessions kept in memory (Gradio keeps ~0.3 MB of config each)
     assets_dir: Path = field(default=ASSETS_DIR)
     dataset_repo: str | None = None
@@ -214,6 +216,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL of the preference store")
     parser.add_argument("--max-turns", type=int, default=None, metavar="N",
                         help=f"turns streaming at once; more wait in the queue (default 40 or ${ENV_MAX_TURNS})")
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="app processes behind the one port, sticky per browser; needs nginx "
+                             f"(default 1 or ${ENV_PROCESSES}; not on a Space)")
     parser.add_argument("--dataset-repo", default=None, metavar="USER/NAME",
                         help=f"Hub dataset repo for the preference data (default ${ENV_DATASET_REPO})")
     parser.add_argument("--dataset-public", action="store_true", default=None,
@@ -337,6 +342,15 @@ def _access_settings(args: argparse.Namespace, env: Mapping[str, str], host: str
     }
 
 
+def _processes(given: int | None, env: Mapping[str, str]) -> int:
+    """How many app processes: more than one only on a machine of one's own (a Space runs one)."""
+    processes = _positive_int("--processes" if given is not None else f"${ENV_PROCESSES}",
+                              given if given is not None else env.get(ENV_PROCESSES) or 1)
+    if processes > 1 and env.get("SPACE_ID"):
+        raise SettingsError("--processes is for a machine of your own: a Space runs one process (leave it out)")
+    return processes
+
+
 def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from CLI arguments and environment variables.
 
@@ -358,6 +372,7 @@ def load_settings(argv: Sequence[str] = (), env: Mapping[str, str] | None = None
         port=args.port or int(env.get("GRADIO_SERVER_PORT") or 7860),
         max_turns=_positive_int("--max-turns", args.max_turns) if args.max_turns is not None
         else _positive_int(f"${ENV_MAX_TURNS}", env.get(ENV_MAX_TURNS) or 40),
+        processes=_processes(args.processes, env),
         dataset_repo=args.dataset_repo or env.get(ENV_DATASET_REPO) or None,
         space_id=env.get("SPACE_ID") or None,
         **_access_settings(args, env, host),  # type: ignore[arg-type]

@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: Debian's chromium for the browser tests (Playwright drives this binary;
-# no browser is downloaded) and PostgreSQL so the store tests also run against it.
+# no browser is downloaded), PostgreSQL so the store tests also run against it, and nginx for
+# `python app.py --processes N` (tests/integration/test_processes.py).
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium postgresql >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium postgresql nginx >/dev/null
 
 python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
