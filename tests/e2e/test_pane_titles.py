@@ -4,29 +4,23 @@ the next Send; never in a blind battle), and 3 panes sit side by side at 1440×9
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.app_process import running_app
+from tests.e2e.conftest import SharedApp
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def app() -> Iterator[tuple[str, TGITestServer, TGITestServer]]:
-    """One app for the module with two backends, Alpha and Beta (pane A starts on Alpha, pane B on Beta)."""
-    alpha = TGITestServer(behavior=Behavior(text="From Alpha.")).start()
-    beta = TGITestServer(behavior=Behavior(text="From Beta.")).start()
-    try:
-        with running_app(["--backend", f"Alpha={alpha.url}", "--backend", f"Beta={beta.url}"]) as (url, _):
-            yield url, alpha, beta
-    finally:
-        alpha.stop()
-        beta.stop()
+@pytest.fixture
+def app(alpha_beta: SharedApp) -> tuple[str, TGITestServer, TGITestServer]:
+    """The e2e tests' shared app (conftest.py) over Alpha and Beta (pane A starts on Alpha, pane B on Beta),
+    its servers renewed, each answering with its name."""
+    alpha, beta = alpha_beta.servers
+    alpha.behavior, beta.behavior = Behavior(text="From Alpha."), Behavior(text="From Beta.")
+    return alpha_beta.url, alpha, beta
 
 
 def open_compare(browser: Browser, url: str, width: int, height: int) -> Page:
