@@ -246,7 +246,7 @@ def test_bounded_queue_and_session_floods(servers, hub, tmp_path):
         with httpx.Client(base_url=url, timeout=60) as client:
             conf = raw.config(client)
             send = next(d for d in conf["dependencies"] if d.get("api_name") == "send")
-            servers["alpha"].enqueue(*[Behavior(ttft=3.0, text="slow")] * 3)
+            servers["alpha"].enqueue(*[Behavior(ttft=1.5, text="slow")] * 3)
             data = raw.defaults(conf, send)
             data[send["inputs"].index(component_id(conf, "message"))] = "Wait in line"
             codes = []
@@ -260,7 +260,9 @@ def test_bounded_queue_and_session_floods(servers, hub, tmp_path):
             assert 429 in refused, "new sessions beyond the address's quota are refused before Gradio sees them"
             assert b"Too many new sessions" in client.post("/gradio_api/run/predict", json={
                 "data": [], "fn_index": 0, "session_hash": raw.new_session()}).content
-        time.sleep(7)  # the slow turns drain
+            deadline = time.monotonic() + 60  # the slow turns drain (one at a time) until none waits
+            while client.get("/gradio_api/queue/status").json()["queue_size"] and time.monotonic() < deadline:
+                time.sleep(0.1)
         api.call("/send", Message="still here")
         api.call("/store_turn")
         assert "Vote saved" in api.call("/vote_a")[-2], "the real user's state survived the flood"
