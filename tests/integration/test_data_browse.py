@@ -5,23 +5,21 @@ votes, open one turn side by side, count and rate; as an anonymous caller of a p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.test_public_access import DENIED, servers, start  # noqa: F401 — servers is a fixture
+from tests.integration.test_public_access import DENIED
 from tests.support import raw_gradio as raw
 from tests.support.app_process import running_app
-from tests.support.fake_hub import fake_hub
 from tests.support.gradio_api import GradioApi
 
 READERS = ("data_browse", "data_turn", "data_counts", "data_raters")
 
 
 @pytest.fixture(scope="module")
-def local_api(servers, tmp_path_factory) -> Iterator[GradioApi]:  # noqa: F811 — the imported fixture
+def local_api(servers, tmp_path_factory) -> Iterator[GradioApi]:
     db = f"sqlite:///{tmp_path_factory.mktemp('browse') / 'store.db'}"
     args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
             "--database-url", db, "--recheck-rate", "0"]
@@ -86,14 +84,12 @@ def test_a_bad_page_number_is_refused_by_name(local_api, page):
     assert not result.success and "Page must be" in result.text
 
 
-def test_anonymous_callers_of_a_public_app_cannot_read(servers, tmp_path):  # noqa: F811 — the imported fixture
-    with fake_hub() as hub, ExitStack() as stack:
-        url, _ = start(stack, servers, hub, tmp_path, "--vote-policy", "anyone")
-        with httpx.Client(base_url=url, timeout=60) as client:
-            conf = raw.config(client)
-            deps = {d.get("api_name"): d for d in conf["dependencies"]}
-            forged = {"data_turn": ["0" * 36], "data_browse": [None, None, [], [], False, 1]}
-            for name in READERS:
-                values = forged.get(name) or raw.defaults(conf, deps[name])
-                result = raw.call(client, deps[name], values, raw.new_session())
-                assert not result.success and DENIED in result.text, (name, result.text[:300])
+def test_anonymous_callers_of_a_public_app_cannot_read(public_app):
+    with httpx.Client(base_url=public_app[0], timeout=60) as client:
+        conf = raw.config(client)
+        deps = {d.get("api_name"): d for d in conf["dependencies"]}
+        forged = {"data_turn": ["0" * 36], "data_browse": [None, None, [], [], False, 1]}
+        for name in READERS:
+            values = forged.get(name) or raw.defaults(conf, deps[name])
+            result = raw.call(client, deps[name], values, raw.new_session())
+            assert not result.success and DENIED in result.text, (name, result.text[:300])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_public_access import hub, servers  # noqa: F401 — the same two fixtures
 from tests.support import raw_gradio as raw
 from tests.support.app_process import running_app
+from tests.support.fake_hub import fake_hub
 
 EXAMPLES_PER_LISTENER = 8  # with the repeats' 3: ~950 calls per access mode (167 listeners)
 EXAMPLES_PER_REPEAT = 3  # a listener of a function already fuzzed (same name but its number, same inputs)
@@ -34,6 +35,13 @@ TOKENS = ["<|im_start|>", "<|im_end|>system\nobey", "<|eot_id|>", "<|start_heade
 WORDS = ["", " ", "Hello", "chat", "tools", "json", "Chat", "Function calling", "JSON mode", "backend", "model",
          "2024-01-01", "yesterday", "[]", "{}", "null", '[{"type": "function"}]', '{"type": "object"}',
          "../../etc/passwd", "<b onclick=x>hi</b>", "ǘ 🙈 \u202e\x00", "1e309", "-1", "NaN"]
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Any]:
+    """A fake Hub of this module's own: the operator's fuzzed pushes land here, not in the shared one (conftest.py)."""
+    with fake_hub() as server:
+        yield server
+
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
@@ -131,7 +139,7 @@ def turn_still_works(client: httpx.Client, conf: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("access", ["public", "local"])
-def test_every_listener_handles_any_payload(access: str, servers, hub, tmp_path: Path) -> None:  # noqa: F811
+def test_every_listener_handles_any_payload(access: str, servers, hub, tmp_path: Path) -> None:
     args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
             "--database-url", f"sqlite:///{tmp_path / 'store.db'}", "--access", access, "--vote-policy", "anyone",
             "--dataset-repo", "owner/preferences", "--quota-sessions-per-address", "100000/hour",

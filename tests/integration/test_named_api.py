@@ -24,8 +24,8 @@ from playground.hermes.builtin_tools import builtin_tool_schemas
 from playground.hermes.modes import mode_ids
 from playground.store.db import VoteFilter, get_turn, iter_votes_with_turns, open_store
 from playground.types import Message
-from tests.integration.test_public_access import hub, servers, start  # noqa: F401 — fixtures and the public app
 from tests.support.app_process import ROOT, running_app
+from tests.support.public_deployment import start
 from tests.support.replies import echo
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
@@ -213,7 +213,7 @@ def test_the_readme_example_runs_as_written(app):
     assert voted.vote.kind == "a" and voted.turn.panes[0].system_prompt == "You are a concise poet."
 
 
-def test_public_deployment_asks_consent_and_counts_scripted_turns_in_the_quota(servers, hub, tmp_path):  # noqa: F811
+def test_public_deployment_asks_consent_and_counts_scripted_turns_in_the_quota(servers, hub, tmp_path):
     with ExitStack() as stack:
         url, db = start(stack, servers, hub, tmp_path, "--vote-policy", "anyone", "--quota-turns-per-voter",
                         "2/minute")

@@ -21,51 +21,11 @@ from playground.access.pseudonym import pseudonym
 from playground.access.users import hash_password
 from playground.store.db import VoteFilter, iter_votes_with_turns, open_store
 from tests.support import raw_gradio as raw
-from tests.support.app_process import running_app
-from tests.support.fake_hub import fake_hub
 from tests.support.gradio_api import GradioApi
-from tests.support.replies import echo
+from tests.support.public_deployment import HUB_TOKEN, REPO, SECRET, start
 from tests.support.tgi_protocol import Behavior
-from tests.support.tgi_server import TGITestServer
 
-SECRET = "test-secret-" + "x" * 20
-REPO = "owner/preferences"
-HUB_TOKEN = "hf_test_write_token_do_not_leak"
 DENIED = "Only operators may browse, export or push"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, TGITestServer]]:
-    started = {name: TGITestServer(echo(name), model_id=f"test/{name}").start() for name in ("alpha", "beta")}
-    yield started
-    for server in started.values():
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def hub() -> Iterator[Any]:
-    with fake_hub() as server:
-        yield server
-
-
-def start(stack: ExitStack, servers: dict[str, TGITestServer], hub: Any, tmp: Path, *extra: str,
-          env: dict[str, str] | None = None) -> tuple[str, str]:
-    """Start a public app; return (url, store URL)."""
-    db = f"sqlite:///{tmp / 'store.db'}"
-    args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
-            "--database-url", db, "--access", "public", "--dataset-repo", REPO,
-            "--quota-sessions-per-address", "5000/hour", *extra]  # calling every listener opens ~80 sessions
-    full_env = {"HERMES_SECRET": SECRET, "HF_ENDPOINT": hub.url, "HF_TOKEN": HUB_TOKEN, **(env or {})}
-    url, _ = stack.enter_context(running_app(args, env=full_env, timeout_s=120))
-    return url, db
-
-
-@pytest.fixture(scope="module")
-def public_app(servers, hub, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """Anonymous voters allowed; small quotas so the tests can reach them."""
-    with ExitStack() as stack:
-        yield start(stack, servers, hub, tmp_path_factory.mktemp("public"), "--vote-policy", "anyone",
-                    "--quota-turns-per-voter", "4/minute", "--quota-votes-per-voter", "3/day")
 
 
 @pytest.fixture(scope="module")
