@@ -25,6 +25,7 @@ from playground.hermes.modes import mode_ids
 from playground.store.db import VoteFilter, get_turn, iter_votes_with_turns, open_store
 from playground.types import Message
 from tests.support.app_process import ROOT, running_app
+from tests.support.gradio_api import close_client
 from tests.support.public_deployment import start
 from tests.support.replies import echo
 from tests.support.tgi_protocol import Behavior
@@ -67,7 +68,7 @@ def app(tmp_path_factory) -> Iterator[tuple[str, dict[str, TGITestServer], str]]
 def client(app) -> Iterator[Client]:
     c = Client(app[0], verbose=False)
     yield c
-    c.close()
+    close_client(c)
 
 
 def compare(client: Client, **values: Any) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def test_a_vote_is_stored_and_only_the_session_that_ran_the_turn_may_cast_it(app
     other = Client(url, verbose=False)
     with pytest.raises(AppError, match="was not run by this session: vote with the client that ran it"):
         other.predict(turn_id=turn["turn_id"], choice="A", api_name="/vote")
-    other.close()
+    close_client(other)
     store = open_store(db, create=False)
     votes = [v.vote for v in iter_votes_with_turns(store, VoteFilter()) if v.vote.turn_id == turn["turn_id"]]
     store.close()
@@ -226,7 +227,7 @@ def test_public_deployment_asks_consent_and_counts_scripted_turns_in_the_quota(s
         client.predict(message="Second", backends=["alpha", "beta"], api_name="/compare")
         with pytest.raises(AppError, match="limit of 2 turns per minute"):
             client.predict(message="Third", backends=["alpha", "beta"], api_name="/compare")
-        client.close()
+        close_client(client)
         store = open_store(db, create=False)
         (voted,) = iter_votes_with_turns(store, VoteFilter())
         store.close()

@@ -7,6 +7,7 @@ session per ``GradioApi``: ``gr.State`` values persist between its calls.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -51,5 +52,12 @@ class GradioApi:
         return self.client.predict(*self.args(api_name, **values), api_name=api_name)
 
     def close(self) -> None:
-        """Release the client's HTTP resources."""
-        self.client.close()
+        """Stop the client's heartbeat (see ``close_client``)."""
+        close_client(self.client)
+
+
+def close_client(client: Client) -> None:
+    """``client.close()`` without its wait: it tells the heartbeat thread to stop, then joins it for up to 1 s, but
+    that thread only looks at the flag when the app's next heartbeat comes (every 15 s), so the join always waits 1 s.
+    The thread (a daemon) ends at that next heartbeat or when the app stops, as it did after the join gave up."""
+    threading.Thread(target=client.close, daemon=True).start()
