@@ -28,6 +28,7 @@ from playground.ui.api import wire_api
 from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
+from playground.ui.gradio_costs import remove_per_call_costs
 from playground.ui.inputs import payload_problem
 from playground.ui.judge import build_judge_tab, turns_at_capacity
 from playground.ui.leaderboard import build_leaderboard_tab
@@ -43,6 +44,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     ``store`` defaults to the preference store at ``settings.database_url``. Returns the Blocks
     and the gate that the request guard in front of them applies (see :func:`main`).
     """
+    remove_per_call_costs()  # Gradio's per-call inspect.signature and failed matplotlib imports
     backends = build_backends(settings)
     store = store or open_store(settings.database_url)
     secret = load_secret(os.environ, settings.secret_env, key_file_for(settings.database_url))
