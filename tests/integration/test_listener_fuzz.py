@@ -14,10 +14,10 @@ Data tab's handlers are fuzzed past the role check).
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.support import raw_gradio as raw
-from tests.support.app_process import running_app
+from tests.support.app_process import running_apps
 from tests.support.fake_hub import fake_hub
 
 EXAMPLES_PER_LISTENER = 8  # with the repeats' 3: ~950 calls per access mode (167 listeners)
@@ -138,28 +138,43 @@ def turn_still_works(client: httpx.Client, conf: dict[str, Any]) -> None:
     assert result.success and "answers: Still serving?" in result.text, result.text[-500:]
 
 
-@pytest.mark.parametrize("access", ["public", "local"])
-def test_every_listener_handles_any_payload(access: str, servers, hub, tmp_path: Path) -> None:
-    args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
-            "--database-url", f"sqlite:///{tmp_path / 'store.db'}", "--access", access, "--vote-policy", "anyone",
-            "--dataset-repo", "owner/preferences", "--quota-sessions-per-address", "100000/hour",
-            "--quota-turns-per-voter", "100000/minute", "--quota-turns-per-address", "100000/minute",
-            "--quota-votes-per-voter", "100000/day", "--quota-votes-per-address", "100000/day"]
+ACCESS = ("public", "local")
+
+
+@pytest.fixture(scope="module")
+def apps(servers, hub, tmp_path_factory) -> Iterator[dict[str, tuple[str, subprocess.Popen[str]]]]:
+    """(url, process) per access mode; both start at once, so their start-ups overlap."""
     env = {"HERMES_SECRET": "fuzz-secret-" + "x" * 20, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_fuzz_token"}
+    configs = []
+    for access in ACCESS:
+        db = tmp_path_factory.mktemp(f"fuzz-{access}") / "store.db"
+        configs.append((["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
+                         "--database-url", f"sqlite:///{db}", "--access", access, "--vote-policy", "anyone",
+                         "--dataset-repo", "owner/preferences", "--quota-sessions-per-address", "100000/hour",
+                         "--quota-turns-per-voter", "100000/minute", "--quota-turns-per-address", "100000/minute",
+                         "--quota-votes-per-voter", "100000/day", "--quota-votes-per-address", "100000/day"], env))
+    with running_apps(configs, timeout_s=120) as started:
+        yield dict(zip(ACCESS, started, strict=True))
+
+
+@pytest.mark.parametrize("access", ACCESS)
+def test_every_listener_handles_any_payload(access: str, apps) -> None:
+    url, proc = apps[access]
     tally: Counter[str] = Counter()
     failures: dict[str, str] = {}
-    with running_app(args, env=env, timeout_s=120) as (url, proc):
-        log = AppLog(proc.stdout)
-        with httpx.Client(base_url=url, timeout=60) as client:
-            conf = raw.config(client)
-            sessions = [raw.new_session() for _ in range(3)]
-            fuzzed: set[tuple[str, tuple[int, ...]]] = set()
-            for dep in conf["dependencies"]:  # each function's first listener in full, its repeats fewer times
-                examples = EXAMPLES_PER_REPEAT if function_of(dep) in fuzzed else EXAMPLES_PER_LISTENER
-                fuzz(client, conf, dep, sessions, tally, failures, examples)
-                fuzzed.add(function_of(dep))
-            assert client.get("/gradio_api/info").status_code == 200, "the app still serves"
-            turn_still_works(client, conf)
+    log = AppLog(proc.stdout)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        conf = raw.config(client)
+        sessions = [raw.new_session() for _ in range(3)]
+        fuzzed: set[tuple[str, tuple[int, ...]]] = set()
+        for dep in conf["dependencies"]:  # each function's first listener in full, its repeats fewer times
+            examples = EXAMPLES_PER_REPEAT if function_of(dep) in fuzzed else EXAMPLES_PER_LISTENER
+            fuzz(client, conf, dep, sessions, tally, failures, examples)
+            fuzzed.add(function_of(dep))
+        assert client.get("/gradio_api/info").status_code == 200, "the app still serves"
+        turn_still_works(client, conf)
+    proc.terminate()  # the log ends: every traceback is in it
+    proc.wait(timeout=10)
     tracebacks = log.tracebacks()
     calls = sum(tally[k] for k in ("ok", "refused", "unhandled"))
     print(f"\n{access}: {calls} calls, {dict(tally)}; {len(tracebacks)} tracebacks in the log")

@@ -30,28 +30,47 @@ def running_app(args: Sequence[str], env: dict[str, str] | None = None, timeout_
 
     The app starts in a few seconds; ``timeout_s`` leaves room for a machine busy with other tests.
     """
-    port = free_port()
-    full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.Popen([*prefix, sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
+    with running_apps([(args, env)], timeout_s, cwd=cwd, prefix=prefix) as (app,):
+        yield app
+
+
+@contextmanager
+def running_apps(configs: Sequence[tuple[Sequence[str], dict[str, str] | None]], timeout_s: float = 120.0, *,
+                 cwd: Path = ROOT, prefix: Sequence[str] = ()) -> Iterator[list[tuple[str, subprocess.Popen[str]]]]:
+    """``running_app`` for several apps (ARGS, ENV each) started at once: on two cores their start-ups overlap."""
+    procs: list[subprocess.Popen[str]] = []
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{url}/gradio_api/info", timeout=1.0).status_code in (200, 401):  # 401: sign-in required
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"app did not start on {url}")
-            time.sleep(0.2)
-        yield url, proc
+        urls = []
+        for args, env in configs:
+            port = free_port()
+            full_env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
+            procs.append(subprocess.Popen([*prefix, sys.executable, "app.py", "--port", str(port), *args], cwd=cwd,
+                                          env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + timeout_s
+        for url, proc in zip(urls, procs, strict=True):
+            wait_until_serving(url, proc, deadline)
+        yield list(zip(urls, procs, strict=True))
     finally:
-        proc.terminate()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen[str], deadline: float) -> None:
+    """Poll the app's API info until it answers; raise if the app exits or ``deadline`` (monotonic) passes."""
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}")
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            if httpx.get(f"{url}/gradio_api/info", timeout=1.0).status_code in (200, 401):  # 401: sign-in required
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"app did not start on {url}")
+        time.sleep(0.2)
