@@ -11,7 +11,7 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.app_process import running_app
+from tests.support.app_process import running_apps
 from tests.support.tgi_server import DEFAULT_MODEL, TGITestServer, renew
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -66,21 +66,25 @@ class SharedApp(NamedTuple):
 
 
 @contextmanager
-def shared(labels: dict[str, str], tmp: Path) -> Iterator[SharedApp]:
-    """An app over one test server per backend label (the value: the server's model id) with a store in ``tmp``.
+def shared(apps: dict[str, dict[str, str]], tmp: pytest.TempPathFactory) -> Iterator[dict[str, SharedApp]]:
+    """Per name, an app over one test server per backend label (the value: the server's model id) with a store of
+    its own; all start at once, so their start-ups overlap.
 
-    Tests that share it run one at a time, each in its own page (so its own session); the store is shared,
+    Tests that share an app run one at a time, each in its own page (so its own session); the store is shared,
     so a test reads only the turns and votes it made."""
-    db = tmp / "store.db"
     with ExitStack() as stack:
-        servers = [stack.enter_context(TGITestServer(model_id=model)) for model in labels.values()]
-        args = [a for label, s in zip(labels, servers, strict=True) for a in ("--backend", f"{label}={s.url}")]
-        url, _ = stack.enter_context(running_app([*args, "--database-url", f"sqlite:///{db}"]))
-        yield SharedApp(url, servers, db)
+        servers = {name: [stack.enter_context(TGITestServer(model_id=model)) for model in labels.values()]
+                   for name, labels in apps.items()}
+        dbs = {name: tmp.mktemp(f"e2e-{name}") / "store.db" for name in apps}
+        configs = [([arg for label, server in zip(labels, servers[name], strict=True)
+                     for arg in ("--backend", f"{label}={server.url}")] + ["--database-url", f"sqlite:///{dbs[name]}"],
+                    None) for name, labels in apps.items()]
+        running = stack.enter_context(running_apps(configs))
+        yield {name: SharedApp(url, servers[name], dbs[name]) for name, (url, _) in zip(apps, running, strict=True)}
 
 
 class SharedApps:
-    """The shared apps by name (``APPS``), each started on its first use and stopped when the e2e tests end."""
+    """The shared apps by name (``APPS``), all started on the first use of one and stopped when the e2e tests end."""
 
     def __init__(self, stack: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._stack, self._tmp = stack, tmp_path_factory
@@ -88,8 +92,8 @@ class SharedApps:
 
     def renewed(self, name: str) -> SharedApp:
         """The app, its servers renewed: nothing recorded, the default reply."""
-        if name not in self._apps:
-            self._apps[name] = self._stack.enter_context(shared(APPS[name], self._tmp.mktemp(f"e2e-{name}")))
+        if not self._apps:
+            self._apps = self._stack.enter_context(shared(APPS, self._tmp))
         renew(*self._apps[name].servers)
         return self._apps[name]
 
