@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SharedApp
-from tests.support.app_process import free_port, running_app
+from tests.support.app_process import free_port, running_apps
 from tests.support.tgi_protocol import Behavior
-from tests.support.tgi_server import renew
+from tests.support.tgi_server import TGITestServer, renew
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 
@@ -84,48 +86,65 @@ def test_stop_a_slow_pane_while_a_failing_pane_shows_its_own_error(page: Page, f
     expect(page.locator("#pane-2-chat")).to_contain_text("And I recovered.", timeout=10_000)
 
 
-def test_tokens_never_reach_the_page_config_or_logs(page: Page, tgi_server_factory, tmp_path):
-    secret = "sk-test-0123456789-secret"
-    server = tgi_server_factory(behavior=Behavior(text="Authorised reply."), api_key=secret)
-    backends = tmp_path / "backends.toml"
-    backends.write_text(f'[[backends]]\nid = "keyed"\nlabel = "Keyed"\nurl = "{server.url}"\n'
-                        'token_env = "KEYED_TOKEN"\n', encoding="utf-8")
-    with running_app(["--backends-file", str(backends)], env={"KEYED_TOKEN": secret}) as (url, proc):
-        config = httpx.get(f"{url}/config", timeout=10).text
-        assert "KEYED_TOKEN" not in config or secret not in config
-        assert secret not in config
-        page.goto(url)
-        page.get_by_label("2").check()
-        send(page, "Hi")
-        expect(page.locator("#pane-0-chat")).to_contain_text("Authorised reply.", timeout=10_000)
-        assert secret not in page.content()
-        page.get_by_role("tab", name="Backends").click()
-        expect(page.locator("#backends-table")).to_contain_text("up", timeout=10_000)
-        assert secret not in page.content()
-        assert server.requests[-1]["headers"]["authorization"] == f"Bearer {secret}"
-        proc.terminate()
-        logs = proc.communicate(timeout=10)[0]
-    assert secret not in logs
+SECRET = "sk-test-0123456789-secret"
 
 
-def test_with_no_backend_the_page_explains_how_to_start_one(page: Page, tmp_path):
-    empty = tmp_path / "none.toml"
+class OwnApps(NamedTuple):
+    """This module's apps of their own configuration: (url, process) of each, and the keyed app's server."""
+
+    keyed: tuple[str, subprocess.Popen[str]]
+    keyed_server: TGITestServer
+    empty: tuple[str, subprocess.Popen[str]]
+    gone: tuple[str, subprocess.Popen[str]]
+
+
+@pytest.fixture(scope="module")
+def own_apps(tmp_path_factory) -> Iterator[OwnApps]:
+    """Started together (their start-ups overlap): ``keyed`` over a server that wants a token (read from the
+    environment), ``empty`` with no backend configured, ``gone`` with one backend that never answers."""
+    tmp = tmp_path_factory.mktemp("compare-own")
+    backends, empty = tmp / "backends.toml", tmp / "none.toml"
     empty.write_text("", encoding="utf-8")
-    with running_app(["--backends-file", str(empty)]) as (url, _):
-        page.goto(url)
-        help_box = page.locator("#setup-help")
-        expect(help_box).to_contain_text("text-generation-inference")
-        expect(help_box).to_contain_text("HERMES_8B_URL=http://127.0.0.1:8080 python app.py")
+    with TGITestServer(behavior=Behavior(text="Authorised reply."), api_key=SECRET) as server:
+        backends.write_text(f'[[backends]]\nid = "keyed"\nlabel = "Keyed"\nurl = "{server.url}"\n'
+                            'token_env = "KEYED_TOKEN"\n', encoding="utf-8")
+        configs = [(["--backends-file", str(backends)], {"KEYED_TOKEN": SECRET}),
+                   (["--backends-file", str(empty)], None),
+                   (["--backends-file", str(empty), "--backend", f"Gone=http://127.0.0.1:{free_port()}"], None)]
+        with running_apps(configs) as (keyed, no_backend, gone):
+            yield OwnApps(keyed, server, no_backend, gone)
 
 
-def test_with_no_backend_answering_the_page_says_which_and_how_to_start_one(page: Page, tmp_path):
-    empty = tmp_path / "none.toml"
-    empty.write_text("", encoding="utf-8")
-    dead = f"http://127.0.0.1:{free_port()}"
-    with running_app(["--backends-file", str(empty), "--backend", f"Gone={dead}"]) as (url, _):
-        page.goto(url)
-        help_box = page.locator("#setup-help")
-        expect(help_box).to_contain_text("None of the configured backends answers", timeout=10_000)
-        expect(help_box).to_contain_text("Gone")
-        expect(help_box).to_contain_text("Cannot connect")
-        expect(help_box).to_contain_text("text-generation-inference")
+def test_tokens_never_reach_the_page_config_or_logs(page: Page, own_apps: OwnApps):
+    url, proc = own_apps.keyed
+    config = httpx.get(f"{url}/config", timeout=10).text
+    assert "KEYED_TOKEN" not in config or SECRET not in config
+    assert SECRET not in config
+    page.goto(url)
+    page.get_by_label("2").check()
+    send(page, "Hi")
+    expect(page.locator("#pane-0-chat")).to_contain_text("Authorised reply.", timeout=10_000)
+    assert SECRET not in page.content()
+    page.get_by_role("tab", name="Backends").click()
+    expect(page.locator("#backends-table")).to_contain_text("up", timeout=10_000)
+    assert SECRET not in page.content()
+    assert own_apps.keyed_server.requests[-1]["headers"]["authorization"] == f"Bearer {SECRET}"
+    proc.terminate()
+    logs = proc.communicate(timeout=10)[0]
+    assert SECRET not in logs
+
+
+def test_with_no_backend_the_page_explains_how_to_start_one(page: Page, own_apps: OwnApps):
+    page.goto(own_apps.empty[0])
+    help_box = page.locator("#setup-help")
+    expect(help_box).to_contain_text("text-generation-inference")
+    expect(help_box).to_contain_text("HERMES_8B_URL=http://127.0.0.1:8080 python app.py")
+
+
+def test_with_no_backend_answering_the_page_says_which_and_how_to_start_one(page: Page, own_apps: OwnApps):
+    page.goto(own_apps.gone[0])
+    help_box = page.locator("#setup-help")
+    expect(help_box).to_contain_text("None of the configured backends answers", timeout=10_000)
+    expect(help_box).to_contain_text("Gone")
+    expect(help_box).to_contain_text("Cannot connect")
+    expect(help_box).to_contain_text("text-generation-inference")
