@@ -9,11 +9,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.app_process import running_app
+from tests.support.app_process import running_apps
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer, renew
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.e2e
 
 DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
@@ -66,11 +65,29 @@ def app(alpha_beta) -> tuple[str, TGITestServer, TGITestServer]:
 
 
 @pytest.fixture(scope="module")
-def half_down() -> Iterator[str]:
+def own_apps(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """The urls of this module's apps of their own configuration (``half_down``, ``one_vote``), started together
+    so their start-ups overlap."""
+    db = tmp_path_factory.mktemp("one-vote") / "store.db"
+    with TGITestServer() as up, TGITestServer(behavior=Behavior(text="One.")) as a, \
+            TGITestServer(behavior=Behavior(text="Two.")) as b:
+        configs = [(["--backend", f"Hermes 3 Llama 3.1 8B={up.url}", "--backend", "Gone=http://127.0.0.1:9"], None),
+                   (["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}", "--database-url", f"sqlite:///{db}"],
+                    None)]
+        with running_apps(configs) as ((half_down_url, _), (one_vote_url, _)):
+            yield half_down_url, one_vote_url
+
+
+@pytest.fixture
+def half_down(own_apps: tuple[str, str]) -> str:
     """An app over a long-named backend that answers and one that is down (pane B's default)."""
-    with TGITestServer() as server, running_app(["--backend", f"Hermes 3 Llama 3.1 8B={server.url}",
-                                                 "--backend", "Gone=http://127.0.0.1:9"]) as (url, _):
-        yield url
+    return own_apps[0]
+
+
+@pytest.fixture
+def one_vote(own_apps: tuple[str, str]) -> str:
+    """An app over Alpha (answers "One.") and Beta ("Two.") whose store holds the one vote its test casts."""
+    return own_apps[1]
 
 
 @pytest.fixture
@@ -259,25 +276,21 @@ def test_backends_table_headers_break_between_words_only(open_page, half_down):
         assert table.evaluate(BROKEN_WORDS_JS) == [], f"a header breaks mid-word at {viewport}"
 
 
-def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, tgi_server_factory, tmp_path):
+def test_a_few_battles_show_as_provisional_without_rating_or_rank(open_page, one_vote):
     """Its own app: the store must hold this one vote only."""
-    a, b = tgi_server_factory(behavior=Behavior(text="One.")), tgi_server_factory(behavior=Behavior(text="Two."))
-    args = ["--backend", f"Alpha={a.url}", "--backend", f"Beta={b.url}",
-            "--database-url", f"sqlite:///{tmp_path / 'store.db'}"]
-    with running_app(args) as (url, _):
-        page = open_page(url, DESKTOP)
-        page.locator("#blind").get_by_role("checkbox").check()
-        page.locator("#message textarea").fill("Which is better?")
-        page.locator("#send").click()
-        expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
-        page.locator("#vote-a").click()
-        expect(page.locator("#vote-status")).to_contain_text("Vote saved")
-        page.get_by_role("tab", name="Leaderboard").click()
-        table = page.locator("#lb-table")
-        expect(table).to_contain_text("provisional", timeout=20_000)
-        cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
-        rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
-        assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
-        for row in rows:
-            assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
-            assert row[-1].startswith("provisional: 1 of 20 battles"), row
+    page = open_page(one_vote, DESKTOP)
+    page.locator("#blind").get_by_role("checkbox").check()
+    page.locator("#message textarea").fill("Which is better?")
+    page.locator("#send").click()
+    expect(page.locator("#vote-a")).to_be_visible(timeout=20_000)
+    page.locator("#vote-a").click()
+    expect(page.locator("#vote-status")).to_contain_text("Vote saved")
+    page.get_by_role("tab", name="Leaderboard").click()
+    table = page.locator("#lb-table")
+    expect(table).to_contain_text("provisional", timeout=20_000)
+    cells = [c.strip() for c in table.inner_text().split("\n") if c.strip()]
+    rows = [cells[k:k + 9] for k in range(9, len(cells), 9)]  # the header row, then one row per model
+    assert sorted(r[1] for r in rows) == ["Alpha", "Beta"], cells
+    for row in rows:
+        assert row[0] == "—" and row[2] == "—", row  # no rank, no rating
+        assert row[-1].startswith("provisional: 1 of 20 battles"), row
