@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,35 @@ from playground.access.pseudonym import pseudonym
 from playground.access.users import hash_password
 from playground.store.db import VoteFilter, iter_votes_with_turns, open_store
 from tests.support import raw_gradio as raw
+from tests.support.app_process import running_apps
 from tests.support.gradio_api import GradioApi
-from tests.support.public_deployment import HUB_TOKEN, REPO, SECRET, start
+from tests.support.public_deployment import HUB_TOKEN, REPO, SECRET, public_config
 from tests.support.tgi_protocol import Behavior
 
 DENIED = "Only operators may browse, export or push"
 
 
 @pytest.fixture(scope="module")
-def users_app(servers, hub, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """Sign-in from a users file: olivia is an operator, nick is not."""
-    tmp = tmp_path_factory.mktemp("users")
-    users = tmp / "users.toml"
+def own_apps(servers, hub, tmp_path_factory) -> Iterator[dict[str, tuple[str, str]]]:
+    """(url, store URL) of this module's public apps of their own, started together so their start-ups overlap:
+    ``users`` signs in from a users file (olivia is an operator, nick is not); ``flood`` queues 2 turns at most,
+    runs 1 at a time and lets an address open 6 sessions an hour."""
+    users_tmp, flood_tmp = tmp_path_factory.mktemp("users"), tmp_path_factory.mktemp("flood")
+    users = users_tmp / "users.toml"
     users.write_text("".join(f'[[users]]\nname = "{name}"\npassword = "{hash_password(name + "-password")}"\n'
                              for name in ("olivia", "nick")))
-    with ExitStack() as stack:
-        yield start(stack, servers, hub, tmp, "--users-file", str(users), "--operators", "olivia",
-                    "--vote-policy", "signed-in")
+    configs = {"users": public_config(servers, hub, users_tmp, "--users-file", str(users), "--operators", "olivia",
+                                      "--vote-policy", "signed-in"),
+               "flood": public_config(servers, hub, flood_tmp, "--queue-size", "2", "--max-turns", "1",
+                                      "--quota-sessions-per-address", "6/hour")}
+    with running_apps([(args, env) for args, env, _ in configs.values()], timeout_s=120) as started:
+        yield {name: (url, db) for (name, (_, _, db)), (url, _) in zip(configs.items(), started, strict=True)}
+
+
+@pytest.fixture
+def users_app(own_apps) -> tuple[str, str]:
+    """Sign-in from a users file: olivia is an operator, nick is not."""
+    return own_apps["users"]
 
 
 @contextmanager
@@ -197,36 +209,34 @@ def test_a_session_has_one_turn_at_a_time(public_app, servers):
         assert other.success, "another session is not held up"
 
 
-def test_bounded_queue_and_session_floods(servers, hub, tmp_path):
-    with ExitStack() as stack:
-        url, _ = start(stack, servers, hub, tmp_path, "--queue-size", "2", "--max-turns", "1",
-                       "--quota-sessions-per-address", "6/hour")
-        api = GradioApi(url)  # a real user, before the flood
-        visitor(api)
-        with httpx.Client(base_url=url, timeout=60) as client:
-            conf = raw.config(client)
-            send = next(d for d in conf["dependencies"] if d.get("api_name") == "send")
-            servers["alpha"].enqueue(*[Behavior(ttft=1.5, text="slow")] * 3)
-            data = raw.defaults(conf, send)
-            data[send["inputs"].index(component_id(conf, "message"))] = "Wait in line"
-            codes = []
-            for _ in range(4):
-                join = client.post("/gradio_api/queue/join", json={
-                    "data": data, "event_data": None, "fn_index": send["id"],
-                    "trigger_id": None, "session_hash": raw.new_session()})
-                codes.append((join.status_code, join.text))
-            assert any(code == 503 and "Queue is full" in text for code, text in codes), codes
-            refused = [raw.call_direct(client, 0, [], raw.new_session()).status for _ in range(10)]
-            assert 429 in refused, "new sessions beyond the address's quota are refused before Gradio sees them"
-            assert b"Too many new sessions" in client.post("/gradio_api/run/predict", json={
-                "data": [], "fn_index": 0, "session_hash": raw.new_session()}).content
-            deadline = time.monotonic() + 60  # the slow turns drain (one at a time) until none waits
-            while client.get("/gradio_api/queue/status").json()["queue_size"] and time.monotonic() < deadline:
-                time.sleep(0.1)
-        api.call("/send", Message="still here")
-        api.call("/store_turn")
-        assert "Vote saved" in api.call("/vote_a")[-2], "the real user's state survived the flood"
-        api.close()
+def test_bounded_queue_and_session_floods(own_apps, servers):
+    url = own_apps["flood"][0]
+    api = GradioApi(url)  # a real user, before the flood
+    visitor(api)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        conf = raw.config(client)
+        send = next(d for d in conf["dependencies"] if d.get("api_name") == "send")
+        servers["alpha"].enqueue(*[Behavior(ttft=1.5, text="slow")] * 3)
+        data = raw.defaults(conf, send)
+        data[send["inputs"].index(component_id(conf, "message"))] = "Wait in line"
+        codes = []
+        for _ in range(4):
+            join = client.post("/gradio_api/queue/join", json={
+                "data": data, "event_data": None, "fn_index": send["id"],
+                "trigger_id": None, "session_hash": raw.new_session()})
+            codes.append((join.status_code, join.text))
+        assert any(code == 503 and "Queue is full" in text for code, text in codes), codes
+        refused = [raw.call_direct(client, 0, [], raw.new_session()).status for _ in range(10)]
+        assert 429 in refused, "new sessions beyond the address's quota are refused before Gradio sees them"
+        assert b"Too many new sessions" in client.post("/gradio_api/run/predict", json={
+            "data": [], "fn_index": 0, "session_hash": raw.new_session()}).content
+        deadline = time.monotonic() + 60  # the slow turns drain (one at a time) until none waits
+        while client.get("/gradio_api/queue/status").json()["queue_size"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    api.call("/send", Message="still here")
+    api.call("/store_turn")
+    assert "Vote saved" in api.call("/vote_a")[-2], "the real user's state survived the flood"
+    api.close()
 
 
 def test_unknown_listeners_and_oversized_bodies_get_clear_refusals(public_app):

@@ -14,13 +14,19 @@ REPO = "owner/preferences"
 HUB_TOKEN = "hf_test_write_token_do_not_leak"
 
 
-def start(stack: ExitStack, servers: dict[str, TGITestServer], hub: Any, tmp: Path, *extra: str,
-          env: dict[str, str] | None = None) -> tuple[str, str]:
-    """Start a public app over ``servers`` (alpha, beta) pushing to ``hub``; return (url, store URL)."""
+def public_config(servers: dict[str, TGITestServer], hub: Any, tmp: Path, *extra: str,
+                  env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
+    """(args, environment, store URL) of a public app over ``servers`` (alpha, beta) pushing to ``hub``."""
     db = f"sqlite:///{tmp / 'store.db'}"
     args = ["--backend", f"Alpha={servers['alpha'].url}", "--backend", f"Beta={servers['beta'].url}",
             "--database-url", db, "--access", "public", "--dataset-repo", REPO,
             "--quota-sessions-per-address", "5000/hour", *extra]  # calling every listener opens ~80 sessions
-    full_env = {"HERMES_SECRET": SECRET, "HF_ENDPOINT": hub.url, "HF_TOKEN": HUB_TOKEN, **(env or {})}
+    return args, {"HERMES_SECRET": SECRET, "HF_ENDPOINT": hub.url, "HF_TOKEN": HUB_TOKEN, **(env or {})}, db
+
+
+def start(stack: ExitStack, servers: dict[str, TGITestServer], hub: Any, tmp: Path, *extra: str,
+          env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Start a public app (``public_config``) until ``stack`` closes; return (url, store URL)."""
+    args, full_env, db = public_config(servers, hub, tmp, *extra, env=env)
     url, _ = stack.enter_context(running_app(args, env=full_env, timeout_s=120))
     return url, db
