@@ -11,7 +11,6 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,9 @@ from playground.hermes.builtin_tools import builtin_tool_schemas
 from playground.hermes.modes import mode_ids
 from playground.store.db import VoteFilter, get_turn, iter_votes_with_turns, open_store
 from playground.types import Message
-from tests.support.app_process import ROOT, running_app
+from tests.support.app_process import ROOT, running_apps
 from tests.support.gradio_api import close_client
-from tests.support.public_deployment import start
+from tests.support.public_deployment import public_config
 from tests.support.replies import echo
 from tests.support.tgi_protocol import Behavior
 from tests.support.tgi_server import TGITestServer
@@ -51,17 +50,28 @@ def documented_signature() -> list[tuple[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory) -> Iterator[tuple[str, dict[str, TGITestServer], str]]:
-    """A local app over three echo servers: (url, servers by backend id, store URL)."""
+def apps(servers, hub, tmp_path_factory) -> Iterator[dict[str, tuple[str, dict[str, TGITestServer], str]]]:
+    """(url, servers by backend id, store URL) of ``local``, an app over three echo servers of this module's, and
+    ``public``, a public deployment over the shared ``servers`` (conftest.py) allowing 2 turns a minute per voter;
+    started together so their start-ups overlap."""
     db = f"sqlite:///{tmp_path_factory.mktemp('named-api') / 'store.db'}"
     started = {b: TGITestServer(echo(b), model_id=f"test/{b}").start() for b in LABELS}
     args = [a for b, label in LABELS.items() for a in ("--backend", f"{label}={started[b].url}")]
+    public_args, public_env, public_db = public_config(servers, hub, tmp_path_factory.mktemp("named-api-public"),
+                                                       "--vote-policy", "anyone", "--quota-turns-per-voter", "2/minute")
+    configs = [([*args, "--database-url", db], {"HERMES_SECRET": "named-api-" + "x" * 24}), (public_args, public_env)]
     try:
-        with running_app([*args, "--database-url", db], env={"HERMES_SECRET": "named-api-" + "x" * 24}) as (url, _):
-            yield url, started, db
+        with running_apps(configs) as ((url, _), (public_url, _)):
+            yield {"local": (url, started, db), "public": (public_url, servers, public_db)}
     finally:
         for server in started.values():
             server.stop()
+
+
+@pytest.fixture
+def app(apps) -> tuple[str, dict[str, TGITestServer], str]:
+    """The local app over three echo servers: (url, servers by backend id, store URL)."""
+    return apps["local"]
 
 
 @pytest.fixture
@@ -214,21 +224,19 @@ def test_the_readme_example_runs_as_written(app):
     assert voted.vote.kind == "a" and voted.turn.panes[0].system_prompt == "You are a concise poet."
 
 
-def test_public_deployment_asks_consent_and_counts_scripted_turns_in_the_quota(servers, hub, tmp_path):
-    with ExitStack() as stack:
-        url, db = start(stack, servers, hub, tmp_path, "--vote-policy", "anyone", "--quota-turns-per-voter",
-                        "2/minute")
-        client = Client(url, verbose=False)
-        turn = client.predict(message="Consent?", backends=["alpha", "beta"], api_name="/compare")
-        with pytest.raises(AppError, match="accept the notice"):
-            client.predict(turn_id=turn["turn_id"], choice="A", api_name="/vote")
-        client.predict(api_name="/accept_terms")
+def test_public_deployment_asks_consent_and_counts_scripted_turns_in_the_quota(apps):
+    url, _, db = apps["public"]
+    client = Client(url, verbose=False)
+    turn = client.predict(message="Consent?", backends=["alpha", "beta"], api_name="/compare")
+    with pytest.raises(AppError, match="accept the notice"):
         client.predict(turn_id=turn["turn_id"], choice="A", api_name="/vote")
-        client.predict(message="Second", backends=["alpha", "beta"], api_name="/compare")
-        with pytest.raises(AppError, match="limit of 2 turns per minute"):
-            client.predict(message="Third", backends=["alpha", "beta"], api_name="/compare")
-        close_client(client)
-        store = open_store(db, create=False)
-        (voted,) = iter_votes_with_turns(store, VoteFilter())
-        store.close()
-        assert voted.vote.terms_version is not None and voted.vote.user_id == voted.turn.user_id
+    client.predict(api_name="/accept_terms")
+    client.predict(turn_id=turn["turn_id"], choice="A", api_name="/vote")
+    client.predict(message="Second", backends=["alpha", "beta"], api_name="/compare")
+    with pytest.raises(AppError, match="limit of 2 turns per minute"):
+        client.predict(message="Third", backends=["alpha", "beta"], api_name="/compare")
+    close_client(client)
+    store = open_store(db, create=False)
+    (voted,) = iter_votes_with_turns(store, VoteFilter())
+    store.close()
+    assert voted.vote.terms_version is not None and voted.vote.user_id == voted.turn.user_id
