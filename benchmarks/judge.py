@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.procs import ROOT, _spawn, free_port, wait_http
+from benchmarks.procs import ROOT, _spawn, free_port, wait_until_serving
 from playground.backends.registry import make_backend
 from playground.judging.batch import BatchProgress, pairs_to_judge, run_batch
 from playground.judging.prompts import choose_judge_prompt
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                 "--ttft", str(args.ttft), "--rate", str(args.rate), "--text", VERDICT],
                       ROOT, folder, {})
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", popen, 30)
+        wait_until_serving(f"http://127.0.0.1:{port}/health", popen, time.monotonic() + 30)
         print(f"judge server: {per_request:.2f} s per verdict ({args.ttft} s to first token, {tokens} tokens "
               f"at {args.rate:g}/s); {args.turns} two-pane turns")
         print("| concurrency | pairs | seconds | pairs/s | judge requests/s | ideal pairs/s |")

@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from tests.support.app_process import free_port  # the test servers come from tests/support too
+from tests.support.app_process import free_port, wait_until_serving  # the test servers' helpers too
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -66,22 +64,6 @@ def reset_peak_rss(pid: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """Poll ``url`` until it answers 200, the process dies, or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not come up within {timeout_s} s")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -140,7 +122,7 @@ def start_tgi_servers(n: int, ttft: float, rate: float, tokens: int, log_dir: Pa
         procs.append(Proc(f"{name}-{i}", popen, f"http://127.0.0.1:{port}", log))
     try:
         for proc in procs:
-            wait_http(f"{proc.url}/health", proc.popen, 30)
+            wait_until_serving(f"{proc.url}/health", proc.popen, time.monotonic() + 30)
     except BaseException:
         for proc in procs:
             proc.stop()
@@ -171,7 +153,7 @@ def start_app(variant: AppVariant, backend_urls: Sequence[str], log_dir: Path, t
     popen, log = _spawn(f"app-{variant.name}-{tag}", [*args, *variant.args], variant.directory, log_dir, env)
     proc = Proc(f"app-{variant.name}", popen, f"http://127.0.0.1:{port}", log)
     try:
-        wait_http(f"{proc.url}/gradio_api/info", popen, 90)
+        wait_until_serving(f"{proc.url}/gradio_api/info", popen, time.monotonic() + 90)
     except BaseException:
         proc.stop()
         raise

@@ -193,13 +193,9 @@ def serve_processes(settings: Settings, argv: Sequence[str], processes: int) -> 
             for port, proc in zip(group, started, strict=True):
                 _wait_up(f"http://127.0.0.1:{port}/gradio_api/info", proc)
         user = None
-        if os.geteuid() == 0:  # nginx's workers drop root: they need to write its temporary files
-            nobody = pwd.getpwnam("nobody")
-            user = f"nobody {grp.getgrgid(nobody.pw_gid).gr_name}"
+        if os.geteuid() == 0:  # nginx's workers drop root; nginx makes its temporary folders theirs, inside this one
+            user = f"nobody {grp.getgrgid(pwd.getpwnam('nobody').pw_gid).gr_name}"
             os.chmod(scratch, 0o755)
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                os.mkdir(Path(scratch) / kind)
-                os.chown(Path(scratch) / kind, nobody.pw_uid, nobody.pw_gid)
         conf = Path(scratch) / "nginx.conf"
         conf.write_text(nginx_config(ports, settings.host, settings.port, Path(scratch), settings.max_request_bytes,
                                      user), "utf-8")

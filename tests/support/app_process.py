@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -49,7 +50,7 @@ def running_apps(configs: Sequence[tuple[Sequence[str], dict[str, str] | None]],
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + timeout_s
         for url, proc in zip(urls, procs, strict=True):
-            wait_until_serving(url, proc, deadline)
+            wait_until_serving(f"{url}/gradio_api/info", proc, deadline, ok=(200, 401))  # 401: sign-in required
         yield list(zip(urls, procs, strict=True))
     finally:
         for proc in procs:
@@ -61,16 +62,17 @@ def running_apps(configs: Sequence[tuple[Sequence[str], dict[str, str] | None]],
                 proc.kill()
 
 
-def wait_until_serving(url: str, proc: subprocess.Popen[str], deadline: float) -> None:
-    """Poll the app's API info until it answers; raise if the app exits or ``deadline`` (monotonic) passes."""
+def wait_until_serving(url: str, proc: subprocess.Popen[Any], deadline: float, ok: Collection[int] = (200,)) -> None:
+    """Poll ``url`` until it answers a status in ``ok``; raise if ``proc`` exits or ``deadline`` (monotonic) passes."""
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}:\n"
+                               f"{proc.stdout.read() if proc.stdout else ''}")
         try:
-            if httpx.get(f"{url}/gradio_api/info", timeout=1.0).status_code in (200, 401):  # 401: sign-in required
+            if httpx.get(url, timeout=1.0).status_code in ok:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise TimeoutError(f"app did not start on {url}")
-        time.sleep(0.2)
+            raise TimeoutError(f"{url} did not answer in time")
+        time.sleep(0.1)
