@@ -29,7 +29,7 @@ from playground.ui.api import wire_api
 from playground.ui.backends import build_backends_tab, build_setup_help
 from playground.ui.compare import TURNS, build_compare, wire_compare
 from playground.ui.data import build_data_tab
-from playground.ui.gradio_costs import remove_per_call_costs
+from playground.ui.gradio_costs import remove_per_call_costs, skip_event_analytics
 from playground.ui.inputs import payload_problem
 from playground.ui.judge import build_judge_tab, turns_at_capacity
 from playground.ui.leaderboard import build_leaderboard_tab
@@ -45,7 +45,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     ``store`` defaults to the preference store at ``settings.database_url``. Returns the Blocks
     and the gate that the request guard in front of them applies (see :func:`main`).
     """
-    remove_per_call_costs()  # Gradio's per-call inspect.signature and failed matplotlib imports
+    remove_per_call_costs()  # Gradio's per-call inspect.signature, failed matplotlib imports, per-session configs
     backends = build_backends(settings)
     store = store or open_store(settings.database_url)
     secret = load_secret(os.environ, settings.secret_env, key_file_for(settings.database_url))
@@ -106,6 +106,7 @@ def build_app(settings: Settings, store: Store | None = None) -> tuple[gr.Blocks
     # api_open=False: listeners that use the queue cannot be called past it with a plain POST.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, status_update_rate=2,
                max_size=settings.queue_size, api_open=False)
+    skip_event_analytics(demo._queue)  # a pandas summary after every event, for the monitoring routes turned off
     session_gate = SessionGate(quotas=gate.quotas if gate.public else None, proxy_hops=settings.proxy_hops,
                                max_body_bytes=settings.max_request_bytes, max_known_sessions=4 * settings.max_sessions,
                                turn_busy=turn_probe(demo, TURNS), fn_exists=lambda fn_index: fn_index in demo.fns,
@@ -128,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     users = read_users(settings.users_file) if settings.users_file else None
     demo.launch(server_name=settings.host, server_port=settings.port,
                 max_threads=settings.concurrency_limit, state_session_capacity=settings.max_sessions,
+                enable_monitoring=False,  # its public summary and the event log (with session ids) behind a key
                 theme=gr.themes.Soft(), max_file_size="1mb",
                 # layout and keys Gradio has no option for: a pinned message box, contrast, Enter on an empty box
                 css_paths=[settings.assets_dir / "app.css"], js=(settings.assets_dir / "app.js").read_text("utf-8"),

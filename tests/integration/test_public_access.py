@@ -246,3 +246,12 @@ def test_unknown_listeners_and_oversized_bodies_get_clear_refusals(public_app):
         big = client.post("/gradio_api/queue/join", content=b'{"data": ["' + b"x" * 3_000_000 + b'"]}',
                           headers={"content-type": "application/json"})
         assert big.status_code == 413 and "larger than" in big.json()["detail"]
+
+
+def test_gradio_monitoring_routes_are_off(public_app):
+    """On by default in Gradio: a public summary of every listener's calls, and a dashboard of the event log (with
+    each event's session id) whose key ``/monitoring`` prints to the server's log."""
+    with httpx.Client(base_url=public_app[0], timeout=60) as client:
+        for path in ("/monitoring", "/monitoring/summary", "/monitoring/any-key"):
+            response = client.get(path)
+            assert response.status_code == 403 and "not enabled" in response.text, path

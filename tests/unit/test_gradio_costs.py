@@ -6,6 +6,12 @@ import json
 import subprocess
 import sys
 
+import gradio as gr
+from gradio import state_holder
+from gradio.state_holder import SessionState
+
+from playground.ui.gradio_costs import CopiedConfigSessionState
+
 SCRIPT = r"""
 import importlib.util, inspect, json, sys
 import gradio as gr
@@ -51,3 +57,37 @@ def test_pinned_signatures_and_the_matplotlib_short_cut_change_nothing_gradio_co
     assert result["same_signatures"] and result["same_config"]
     assert result["update_interactive"] is False  # a component built after pinning keeps its arguments
     assert result["imported"] is not result["missing"]  # import matplotlib: fails only where it is not installed
+
+
+def _app() -> gr.Blocks:
+    from app import build_app
+    from playground.settings import load_settings
+    from playground.store.db import open_store
+
+    settings = load_settings(["--backend", "Alpha=http://127.0.0.1:9"], env={"HERMES_SECRET": "s" * 32})
+    return build_app(settings, open_store("sqlite://"))[0]
+
+
+def test_a_new_session_gets_the_configs_gradio_would_build_and_its_own_copies() -> None:
+    demo = _app()
+    assert state_holder.SessionState is CopiedConfigSessionState  # what StateHolder makes for a new session
+    built, copied = SessionState(demo), CopiedConfigSessionState(demo)
+    assert vars(built).keys() == vars(copied).keys()  # nothing of Gradio's __init__ left out
+    assert copied.config_values == built.config_values and len(copied.config_values) > 300
+    assert (built.blocks_config.blocks, built.is_closed, built.STATE_TTL_WHEN_CLOSED) == (
+        copied.blocks_config.blocks, copied.is_closed, copied.STATE_TTL_WHEN_CLOSED)
+    # a session's value (what Gradio writes in place) stays that session's
+    other = CopiedConfigSessionState(demo)
+    message = next(k for k, c in copied.config_values.items() if c["props"].get("elem_id") == "message")
+    copied._update_value_in_config(message, "typed in one session")
+    assert copied.config_values[message]["props"]["value"] == "typed in one session"
+    assert other.config_values[message]["props"].get("value") == built.config_values[message]["props"].get("value")
+    assert CopiedConfigSessionState(demo).config_values == built.config_values
+
+
+def test_the_queue_keeps_no_event_history_to_summarise() -> None:
+    queue = _app()._queue
+    assert queue.ANALYTICS_MAX_EVENTS == 1
+    before = queue.cached_event_analytics_summary
+    queue.events_recorded += 1_000
+    assert queue.compute_analytics_summary([{"function": "send", "status": "success", "process_time": 1.0}]) is before
