@@ -24,7 +24,7 @@ from playground.settings import Settings
 from playground.types import SamplingParams
 from playground.ui.access import Gatekeeper
 from playground.ui.blind import pane_name, shown_pane, shown_summary
-from playground.ui.inputs import refusal
+from playground.ui.inputs import preprocessed, refusal
 from playground.ui.inspector import inspector_header, inspector_text
 from playground.ui.modes import (
     MODE_LABELS,
@@ -310,6 +310,7 @@ class CompareHandlers:
 
     async def send(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
         """Send: a new turn on the chosen panes (random ones in a new blind battle); the page empties the box."""
+        values = preprocessed(values)
         self.gate.turn(request, values[self.visitor])
         w, n = self.w, int(values[self.w.n_panes])
         with _refused():
@@ -320,6 +321,7 @@ class CompareHandlers:
 
     async def regenerate(self, values: dict[Any, Any], request: gr.Request) -> AsyncIterator[Outputs]:
         """Regenerate: the last turn again, as a new turn."""
+        values = preprocessed(values)
         self.gate.turn(request, values[self.visitor])
         with _refused():
             updates = self.turns.regenerate(values[self.w.state], self.choices(values))
@@ -475,11 +477,14 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     started = [trigger(None, None, controls, js=h.lock_js(), **quiet, **glue) for trigger in (
         w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
-    send_event = w.send.click(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name="send", **page_only, **turn_options)
-    submit_event = w.message.submit(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name=False, **turn_options)
+    many = {"preprocess": False}  # 34 inputs: the handlers preprocess them inline (ui/inputs.preprocessed says why)
+    send_event = w.send.click(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name="send", **page_only, **many,
+                              **turn_options)
+    submit_event = w.message.submit(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name=False, **many, **turn_options)
     for event in (send_event, submit_event):
         event.failure(None, w.message, w.message, js=PUT_BACK_MESSAGE_JS, **quiet, **glue)
-    regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **turn_options)
+    regen_event = w.regenerate.click(h.regenerate, inputs, live, api_name="regenerate", **page_only, **many,
+                                     **turn_options)
     tool_events = [p.tool_send.click(h.tool_result(i), [p.tool_result, w.state], live, **turn_options)
                    for i, p in enumerate(w.panes)]
     # Once a turn event has ended (streamed, refused or cancelled): every pane widget and the buttons, in one request.

@@ -11,6 +11,7 @@ from gradio import state_holder
 from gradio.state_holder import SessionState
 
 from playground.ui.gradio_costs import CopiedConfigSessionState
+from playground.ui.inputs import preprocessed
 
 SCRIPT = r"""
 import importlib.util, inspect, json, sys
@@ -91,3 +92,24 @@ def test_the_queue_keeps_no_event_history_to_summarise() -> None:
     before = queue.cached_event_analytics_summary
     queue.events_recorded += 1_000
     assert queue.compute_analytics_summary([{"function": "send", "status": "success", "process_time": 1.0}]) is before
+
+
+async def test_turn_listeners_take_their_inputs_preprocessed_inline_as_gradio_would() -> None:
+    demo = _app()
+    fns = [fn for fn in demo.fns.values() if fn.api_name in ("send", "regenerate")]
+    assert len(fns) == 2 and not any(fn.preprocess for fn in fns)  # no worker-thread round trip per input
+    send = fns[0]
+    message = next(i for i, b in enumerate(send.inputs) if getattr(b, "elem_id", None) == "message")
+    defaults = [getattr(b, "value", None) for b in send.inputs]
+    odd = list(defaults)
+    odd[message] = 42  # a script's number in a text box: Gradio hands the handler "42"
+    for payload in (defaults, odd):
+        ours = preprocessed(dict(zip(send.inputs, payload, strict=True)))
+        send.preprocess = True  # what Gradio would have handed over, its own way
+        try:
+            gradio = await demo.preprocess_data(send, list(payload), CopiedConfigSessionState(demo))
+        finally:
+            send.preprocess = False
+        shown = [(ours[b], g) for b, g in zip(send.inputs, gradio, strict=True) if not b.stateful]
+        assert all(a == b and type(a) is type(b) for a, b in shown) and len(shown) > 30
+    assert ours[send.inputs[message]] == "42"
