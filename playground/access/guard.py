@@ -4,7 +4,10 @@
   sessions cannot push other users' state out of Gradio's session cache),
 - a second turn from a session that already has one queued or running,
 - a request body over the size limit, a call to a listener that does not exist, and values a
-  listener cannot take (``payload_problem``: wrong count or shape, answered with its message).
+  listener cannot take (``payload_problem``: wrong count or shape, answered with its message),
+- and, whatever the method, the Gradio routes this page never uses that write to the server's disk
+  (``CLOSED``: file uploads, the footer's screen-recording converter, which runs ffmpeg on what it
+  is sent, and deep links, which save a session's values to a new file on every call).
 
 Hand-written because the refusals must happen before Gradio reads the request (Gradio creates
 a session's state on first contact); the body is read once and handed on unchanged.
@@ -27,6 +30,11 @@ from playground.access.identity import client_address
 from playground.access.quotas import Quotas
 
 GUARDED = ("/gradio_api/queue/join", "/gradio_api/run/", "/gradio_api/call/", "/gradio_api/component_server")
+CLOSED = {  # no component of the page takes a file, records the screen or makes a deep link
+    "/gradio_api/upload": "This app takes no file uploads.",
+    "/gradio_api/process_recording": "This app does not process screen recordings.",
+    "/gradio_api/deep_link": "This app makes no deep links.",
+}
 
 
 @dataclass
@@ -84,6 +92,9 @@ class RequestGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "http" and (closed := CLOSED.get(path.rstrip("/"))):
+            await _reply(send, 404, closed)
+            return
         if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith(GUARDED):
             await self.app(scope, receive, send)
             return

@@ -255,3 +255,18 @@ def test_gradio_monitoring_routes_are_off(public_app):
         for path in ("/monitoring", "/monitoring/summary", "/monitoring/any-key"):
             response = client.get(path)
             assert response.status_code == 403 and "not enabled" in response.text, path
+
+
+def test_routes_that_write_to_disk_and_that_the_page_never_uses_are_closed(public_app):
+    """Open in Gradio to anyone: file uploads (1 MB each, no count limit), the footer's screen-recording converter
+    (ffmpeg on what it is sent) and deep links (a new file of the session's values per call)."""
+    with httpx.Client(base_url=public_app[0], timeout=60) as client:
+        conf, session = raw.config(client), raw.new_session()
+        visit = next(d for d in conf["dependencies"] if d.get("api_name") == "visit")
+        assert raw.call(client, visit, raw.defaults(conf, visit), session).success  # the session exists now
+        upload = client.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000, "text/plain")})
+        assert upload.status_code == 404 and "no file uploads" in upload.json()["detail"]
+        recording = client.post("/gradio_api/process_recording/", files={"video": ("r.mp4", b"x", "video/mp4")})
+        assert recording.status_code == 404 and "screen recordings" in recording.json()["detail"]
+        link = client.get("/gradio_api/deep_link", params={"session_hash": session})
+        assert link.status_code == 404 and "no deep links" in link.json()["detail"]
