@@ -477,7 +477,7 @@ def wire_compare(w: CompareWidgets, settings: Settings, backends: Mapping[str, B
     started = [trigger(None, None, controls, js=h.lock_js(), **quiet, **glue) for trigger in (
         w.send.click, w.message.submit, w.regenerate.click, *(p.tool_send.click for p in w.panes))]
     page_only: dict[str, Any] = {"api_visibility": "undocumented"}  # one value per widget: scripts use ui/api.py
-    many = {"preprocess": False}  # 34 inputs: the handlers preprocess them inline (ui/inputs.preprocessed says why)
+    many: dict[str, Any] = {"preprocess": False}  # 34 inputs: preprocessed inline (inputs.preprocessed: why)
     send_event = w.send.click(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name="send", **page_only, **many,
                               **turn_options)
     submit_event = w.message.submit(h.send, inputs, live, js=TAKE_MESSAGE_JS, api_name=False, **many, **turn_options)

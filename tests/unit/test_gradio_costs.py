@@ -1,4 +1,5 @@
-"""The start-up removal of Gradio's per-call costs changes nothing Gradio computes (run in a fresh interpreter)."""
+"""The start-up removal of Gradio's costs changes nothing Gradio computes or hands over (signatures and
+matplotlib in a fresh interpreter; sessions, the queue's summary and inline preprocessing on the real page)."""
 
 from __future__ import annotations
 
